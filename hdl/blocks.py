@@ -1,0 +1,134 @@
+"""The blocks the command line can elaborate, and their port tables.
+
+Each block is built from a named :class:`hdl.config.ChipConfig`; :func:`port_table` turns a
+component's signature into the rows of the port tables in the docs (``brgpu ports``).
+"""
+
+from dataclasses import dataclass
+
+from amaranth.hdl import Shape
+from amaranth.lib import data, stream, wiring
+
+from .config import get_config
+
+__all__ = ["Block", "BLOCKS", "block_names", "get_block", "build_block", "port_table",
+           "port_table_markdown"]
+
+
+@dataclass(frozen=True)
+class Block:
+    """A block the command line knows: its name, a description and how to build it."""
+
+    name: str
+    description: str
+    build: object  # callable(ChipConfig) -> wiring.Component
+
+    @property
+    def toplevel(self):
+        """The Verilog module name of the block."""
+        return self.name
+
+
+def _tensor_core(chip):
+    from .tensor import TensorCore
+    return TensorCore(config=chip.tensor)
+
+
+BLOCKS = {
+    "tensor_core": Block("tensor_core", "INT8 systolic tensor core (T-core)", _tensor_core),
+}
+
+
+def block_names():
+    """Return the names of the blocks, in a stable order."""
+    return list(BLOCKS)
+
+
+def get_block(name):
+    """Return the :class:`Block` called ``name``.
+
+    Raises
+    ------
+    ValueError
+        If there is no such block; the message lists the valid names.
+    """
+    try:
+        return BLOCKS[name]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"block must be one of {', '.join(BLOCKS)}, not {name!r}") from None
+
+
+def build_block(name, config="fpga"):
+    """Return the component for block ``name`` in the named configuration ``config``."""
+    block = get_block(name)
+    return block.build(get_config(config))
+
+
+def _shape_text(shape):
+    if isinstance(shape, data.ArrayLayout):
+        return f"{shape.length} x {_shape_text(shape.elem_shape)}"
+    if isinstance(shape, data.StructLayout):
+        return "{" + ", ".join(f"{n}: {_shape_text(f.shape)}" for n, f in shape) + "}"
+    cast = Shape.cast(shape)
+    return f"{'signed' if cast.signed else 'unsigned'}({cast.width})"
+
+
+def _describe_layout(shape, offset=0, prefix=""):
+    """Yield ``(field path, offset, width, shape text)`` for the fields of a payload layout."""
+    if isinstance(shape, data.StructLayout):
+        for name, field in shape:
+            yield from _describe_layout(field.shape, offset + field.offset,
+                                        f"{prefix}.{name}" if prefix else name)
+    else:
+        yield prefix, offset, Shape.cast(shape).width, _shape_text(shape)
+
+
+def port_table(component):
+    """Return the Verilog ports of ``component`` as a list of dictionaries.
+
+    Each row has ``name`` (the Verilog port), ``direction``, ``width``, ``stream`` (the
+    stream interface the port belongs to, or ``""``), ``role`` (``valid``, ``ready``,
+    ``payload`` or ``""``) and ``fields`` (the payload's fields with bit offsets).
+    """
+    rows = [
+        {"name": "clk", "direction": "input", "width": 1, "stream": "", "role": "clock",
+         "fields": []},
+        {"name": "rst", "direction": "input", "width": 1, "stream": "",
+         "role": "synchronous reset, active high", "fields": []},
+    ]
+    signature = component.signature
+    for path, member, _value in signature.flatten(component):
+        name = "__".join(str(part) for part in path)
+        stream_name, role = "", ""
+        sub = signature
+        for depth, part in enumerate(path[:-1]):
+            sub = sub.members[part].signature
+            if isinstance(sub, stream.Signature):
+                stream_name = "__".join(str(p) for p in path[:depth + 1])
+                role = str(path[-1])
+        fields = []
+        if role == "payload":
+            fields = [{"field": f, "offset": o, "width": w, "shape": t}
+                      for f, o, w, t in _describe_layout(member.shape)]
+        rows.append({
+            "name": name,
+            "direction": "input" if member.flow == wiring.In else "output",
+            "width": Shape.cast(member.shape).width,
+            "stream": stream_name,
+            "role": role,
+            "fields": fields,
+        })
+    return rows
+
+
+def port_table_markdown(rows):
+    """Return the port table as Markdown."""
+    lines = ["| port | direction | width | stream | role | payload fields (bit offset) |",
+             "|---|---|---|---|---|---|"]
+    for row in rows:
+        fields = "<br>".join(f"`{f['field']}` @{f['offset']}: {f['shape']}"
+                             for f in row["fields"])
+        lines.append(f"| `{row['name']}` | {row['direction']} | {row['width']} | "
+                     f"{row['stream']} | {row['role']} | {fields} |")
+    return "\n".join(lines)

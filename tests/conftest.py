@@ -1,0 +1,38 @@
+"""Shared pytest set-up: simulator selection and a summary line per simulator."""
+
+import collections
+
+from sim.simulators import selected_simulators
+
+_results = collections.defaultdict(collections.Counter)
+
+
+def simulators():
+    """Return the simulators the cocotb tests run on (``SIM`` restricts them)."""
+    return selected_simulators()
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and "sim" in callspec.params:
+            item.user_properties.append(("sim", callspec.params["sim"]))
+
+
+def pytest_runtest_logreport(report):
+    # Runs in the controlling process, also under pytest-xdist.
+    sim = dict(report.user_properties).get("sim")
+    if sim is None:
+        return
+    if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
+        _results[sim][report.outcome] += 1
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _results:
+        return
+    terminalreporter.section("cocotb results per simulator")
+    for sim, counts in sorted(_results.items()):
+        terminalreporter.write_line(
+            f"{sim}: {counts['passed']} passed, {counts['failed']} failed"
+            + (f", {counts['skipped']} skipped" if counts["skipped"] else ""))

@@ -1,0 +1,74 @@
+"""The brgpu command line: Verilog output that lints and compiles, port tables, errors."""
+
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from sim.simulators import setup_verilator
+from synth.cli import main
+
+
+def test_verilog_lints_and_compiles(tmp_path, capsys):
+    assert main(["verilog", "tensor_core", "-o", str(tmp_path)]) == 0
+    source = tmp_path / "tensor_core.v"
+    assert source.exists() and "module tensor_core" in source.read_text()
+    assert str(source) in capsys.readouterr().out
+    if setup_verilator() is not None:
+        lint = subprocess.run(["verilator", "--lint-only", "-Wno-fatal", str(source)],
+                              capture_output=True, text=True, env=os.environ.copy())
+        assert lint.returncode == 0, lint.stderr
+        assert "%Error" not in lint.stderr
+    if shutil.which("iverilog"):
+        build = subprocess.run(["iverilog", "-g2012", "-o", str(tmp_path / "a.vvp"),
+                                str(source)], capture_output=True, text=True)
+        assert build.returncode == 0, build.stderr
+
+
+@pytest.mark.parametrize("argv,names", [
+    (["verilog", "bogus"], "tensor_core"),
+    (["ports", "bogus"], "tensor_core"),
+    (["verilog", "tensor_core", "--config", "huge"], "fpga, br104, br100"),
+    (["synth", "tensor_core", "--device", "xc7"], "ecp5-85f, ice40-up5k"),
+    (["config", "huge"], "fpga, br104, br100"),
+])
+def test_bad_names_exit_2_with_one_line(argv, names, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert names in err
+
+
+def test_ports_json(capsys):
+    assert main(["ports", "tensor_core", "--json"]) == 0
+    rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
+    assert rows["a__payload"]["width"] == 8 * 8 + 1
+    assert rows["a__payload"]["stream"] == "a"
+    assert rows["a__ready"]["direction"] == "output"
+    assert rows["c__payload"]["width"] == 8 * 32 + 3 + 1
+    assert [f["field"] for f in rows["c__payload"]["fields"]] == ["data", "row", "last"]
+
+
+def test_br100_tensor_core_elaborates(tmp_path):
+    assert main(["verilog", "tensor_core", "--config", "br100", "-o", str(tmp_path)]) == 0
+    text = (tmp_path / "tensor_core.v").read_text()
+    assert "input [512:0] a__payload" in text
+
+
+def test_config_prints_peaks(capsys):
+    assert main(["config", "br100", "--json"]) == 0
+    (fig,) = json.loads(capsys.readouterr().out)
+    assert fig["int8_macs_per_cycle_per_tensor_core"] == 2048
+
+
+def test_synth_tensor_core_ecp5(tmp_path, capsys):
+    """Out-of-context ECP5-85F flow of the fpga tensor core: every MAC on a MULT18X18D."""
+    assert main(["synth", "tensor_core", "--device", "ecp5-85f", "-o", str(tmp_path)]) == 0
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["dsps"] == 64
+    assert report["luts"] > 0 and report["ffs"] > 0
+    assert report["fmax_mhz"] > 0
+    out = capsys.readouterr().out
+    assert "Fmax" in out and (tmp_path / "report.md").exists()

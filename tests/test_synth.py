@@ -1,0 +1,99 @@
+"""Out-of-context FPGA synthesis flow: argument checks and real Yosys + nextpnr runs."""
+
+import json
+import time
+
+import pytest
+from amaranth.hdl import Module, signed
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from synth.fpga import DEVICES, SynthReport, ooc_wrapper_verilog, synthesize
+
+
+class Int8Mac(wiring.Component):
+    """Registered INT8 multiply-accumulate: ``acc <= acc + a * b`` every cycle."""
+
+    a: In(signed(8))
+    b: In(signed(8))
+    acc: Out(signed(32))
+
+    def elaborate(self, platform):
+        m = Module()
+        m.d.sync += self.acc.eq(self.acc + self.a * self.b)
+        return m
+
+
+@pytest.fixture(scope="module")
+def mac_verilog(tmp_path_factory):
+    """Return the path of the INT8 MAC converted to Verilog as module ``mac``."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AMARANTH_USE_YOSYS", "builtin")
+        from amaranth.back import verilog
+
+        text = verilog.convert(Int8Mac(), name="mac", emit_src=False)
+    path = tmp_path_factory.mktemp("mac_src") / "mac.v"
+    path.write_text(text)
+    return path
+
+
+def test_bad_device_is_rejected_before_any_tool(tmp_path):
+    started = time.monotonic()
+    with pytest.raises(ValueError, match=r"device must be one of ecp5-85f, ice40-up5k.*'xc7a35t'"):
+        synthesize(tmp_path / "missing.v", "mac", device="xc7a35t", out_dir=tmp_path / "out")
+    assert time.monotonic() - started < 1.0
+    assert not (tmp_path / "out").exists()
+
+
+def test_bad_target_frequency_is_rejected(tmp_path):
+    with pytest.raises(ValueError, match="target_mhz"):
+        synthesize(tmp_path / "x.v", "mac", device="ecp5-85f", out_dir=tmp_path, target_mhz=0)
+
+
+def test_device_table():
+    assert DEVICES["ecp5-85f"].resources == {"LUT4": 83_640, "FF": 83_640, "BRAM": 208, "DSP": 156}
+    assert DEVICES["ice40-up5k"].resources["SPRAM"] == 4
+    assert "--85k" in DEVICES["ecp5-85f"].nextpnr_args
+    assert "--up5k" in DEVICES["ice40-up5k"].nextpnr_args
+
+
+def test_wrapper_needs_three_pins():
+    ports = [("a", "input", 8), ("clk", "input", 1), ("rst", "input", 1), ("acc", "output", 32)]
+    text = ooc_wrapper_verilog("mac", ports)
+    assert text.startswith("module mac_ooc(clk, ooc_sin, ooc_sout);")
+    assert "reg [8:0] ooc_shift" in text
+    assert "mac ooc_dut(.clk(clk), .a(ooc_shift[7:0]), .rst(ooc_shift[8:8])" in text
+    # 32 captured bits -> 8 -> 2 -> 1: three registered XOR stages.
+    assert "assign ooc_sout = ooc_xor3[0];" in text
+
+
+def test_report_markdown_and_json():
+    report = SynthReport(
+        device="ecp5-85f", top="blk", luts=836, ffs=10, brams=0, dsps=0, fmax_mhz=95.0,
+        target_mhz=100.0, utilization={}, elapsed_s=1.0,
+        available=dict(DEVICES["ecp5-85f"].resources),
+    )
+    assert not report.meets_timing
+    assert "| LUT4 | 836 | 83640 | 1.00% |" in report.to_markdown()
+    assert "FAIL" in report.to_markdown()
+    assert json.loads(report.to_json())["meets_timing"] is False
+
+
+@pytest.mark.parametrize("device", ["ecp5-85f", "ice40-up5k"])
+def test_int8_mac_place_and_route(device, mac_verilog, tmp_path):
+    lines = []
+    report = synthesize(mac_verilog, "mac", device=device, out_dir=tmp_path,
+                        progress=lines.append)
+    steps = 2 if device == "ecp5-85f" else 3
+    assert len(lines) == steps and lines[-1].startswith(f"[{steps}/{steps}] nextpnr-")
+    assert report.device == device and report.top == "mac"
+    assert report.dsps == 1  # the whole 8x8 signed multiply is one MULT18X18D / SB_MAC16
+    assert report.brams == 0
+    if device == "ecp5-85f":
+        assert report.luts > 0  # the 32-bit accumulator adder is fabric carry logic
+        assert report.ffs == 32
+    assert report.fmax_mhz is not None and report.fmax_mhz > 0
+    assert report.meets_timing  # a registered INT8 MAC is well over 100 MHz on both parts
+    saved = json.loads((tmp_path / "report.json").read_text())
+    assert saved["dsps"] == 1 and saved["fmax_mhz"] == report.fmax_mhz
+    assert "| DSP | 1 |" in (tmp_path / "report.md").read_text()
