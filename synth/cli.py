@@ -6,6 +6,7 @@ Usage::
     brgpu ports BLOCK [--config NAME] [--json]
     brgpu synth BLOCK --device ecp5-85f|ice40-up5k [--config NAME] [--freq MHZ] [-o DIR]
     brgpu config [NAME] [--json]
+    brgpu docs [--check]
     brgpu demo
     brgpu bench [tensor]
 
@@ -15,6 +16,7 @@ A bad block, configuration or device name prints one line listing the valid name
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -217,6 +219,37 @@ def cmd_bench(args):
     return 0
 
 
+_PORTS_MARKER = re.compile(
+    r"(<!-- ports:(?P<block>[a-z0-9_]+):(?P<config>[a-z0-9]+) -->\n)(?P<body>.*?)(<!-- /ports -->)",
+    re.DOTALL)
+
+
+def render_port_tables(text):
+    """Return ``text`` with every ``<!-- ports:BLOCK:CONFIG -->`` section regenerated."""
+    from hdl.blocks import build_block, port_table, port_table_markdown
+
+    def table(match):
+        rows = port_table(build_block(match["block"], match["config"]))
+        return f"{match.group(1)}{port_table_markdown(rows)}\n{match.group(5)}"
+    return _PORTS_MARKER.sub(table, text)
+
+
+def cmd_docs(args):
+    """Regenerate (or with --check, verify) the port tables in docs/*.md."""
+    from sim.runner import project_root
+    stale = []
+    for path in sorted((project_root() / "docs").glob("*.md")):
+        text = path.read_text()
+        new = render_port_tables(text)
+        if new != text:
+            stale.append(path)
+            if not args.check:
+                path.write_text(new)
+    for path in stale:
+        print(f"{'stale' if args.check else 'updated'}: {path}")
+    return 1 if (args.check and stale) else 0
+
+
 def _parser():
     from hdl.config import config_names
     parser = argparse.ArgumentParser(prog="brgpu", description=__doc__.split("\n\n")[0])
@@ -251,6 +284,10 @@ def _parser():
     p.add_argument("name", nargs="?", metavar="NAME")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_config)
+
+    p = sub.add_parser("docs", help="regenerate the port tables in docs/ from the code")
+    p.add_argument("--check", action="store_true", help="only report stale tables (exit 1)")
+    p.set_defaults(func=cmd_docs)
 
     p = sub.add_parser("demo", help="run an INT8 GEMM on the fpga tensor core in simulation")
     p.set_defaults(func=cmd_demo)
