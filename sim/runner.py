@@ -224,5 +224,7 @@ def run_cocotb(*, verilog_text, toplevel, test_module, sim, testcase=None, param
         else:
             lines.append("  dump waves with: WAVES=1")
         raise SimulationFailed("\n".join(lines))
+    if waves_file is not None:
+        print(f"[sim] waves: {waves_file}", file=sys.stderr)
     return {"seed": seed, "results": results, "log": log if quiet else None,
             "waves": waves_file, "build_dir": build_dir}

@@ -8,7 +8,7 @@ Usage::
     brgpu config [NAME] [--json]
     brgpu docs [--check]
     brgpu demo
-    brgpu bench [tensor]
+    brgpu bench [tensor|cache|hbm|link|mesh|all]
 
 A bad block, configuration or device name prints one line listing the valid names and exits 2.
 """
@@ -120,32 +120,11 @@ def cmd_config(args):
     return 0
 
 
-def _run_utilisation(config, *, tiles, k, sim, out_dir, seed=None):
-    """Run the tensor core's utilisation test; return its report dictionary."""
-    import dataclasses
-
-    from hdl.tensor import TensorCore
-    from sim.runner import run_cocotb, to_verilog
-    out_dir.mkdir(parents=True, exist_ok=True)
-    verilog = to_verilog(TensorCore(config=config), "tensor_core")
-    verilog_path = out_dir / "tensor_core.v"
-    verilog_path.write_text(verilog)
-    report_path = out_dir / "utilisation.json"
-    report_path.unlink(missing_ok=True)
-    params = dataclasses.asdict(config) | {"util_tiles": tiles, "util_k": k}
-    result = run_cocotb(verilog_text=verilog, toplevel="tensor_core",
-                        test_module="verif.tensor.test_tensor_core", sim=sim,
-                        testcase="test_utilisation", params=params, seed=seed,
-                        extra_env={"BRGPU_REPORT": str(report_path)}, quiet=True)
-    report = json.loads(report_path.read_text())
-    report.update(sim=sim, seed=result["seed"], verilog=str(verilog_path))
-    return report
-
-
 def cmd_demo(args):
     """Run an INT8 GEMM on the default tensor core in RTL simulation."""
     from hdl.config import get_config
     from sim.simulators import default_simulator
+    from synth.bench_tensor import run_utilisation
     chip = get_config("fpga")
     cfg = chip.tensor
     sim = default_simulator()
@@ -154,7 +133,7 @@ def cmd_demo(args):
           f"({cfg.rows}x{cfg.cols} PEs, {cfg.int8_macs_per_cycle} MAC/cycle), "
           f"simulated with {sim} through cocotb", flush=True)
     start = time.monotonic()
-    report = _run_utilisation(cfg, tiles=16, k=256, sim=sim, out_dir=out_dir)
+    report = run_utilisation(cfg, tiles=16, k=256, sim=sim, out_dir=out_dir)
     elapsed = time.monotonic() - start
     print(f"  Verilog      {report['verilog']}")
     print(f"  GEMM         C[{report['m']}x{report['n']}] = A[{report['m']}x{report['k']}] . "
@@ -170,52 +149,41 @@ def cmd_demo(args):
     return 0
 
 
+BENCHES = {
+    "tensor": "synth.bench_tensor",
+    "cache": "synth.bench_cache",
+    "hbm": "synth.bench_hbm",
+    "link": "synth.bench_link",
+    "mesh": "synth.bench_mesh",
+}
+
+
+def _available_benches():
+    import importlib.util
+    return [name for name, module in BENCHES.items() if importlib.util.find_spec(module)]
+
+
 def cmd_bench(args):
-    """Measure the tensor core in RTL simulation; write JSON and Markdown under build/."""
-    from hdl.config import TensorCoreConfig, get_config
+    """Run cycle-count benchmarks in RTL simulation; reports go to build/bench/."""
+    import importlib
+
     from sim.simulators import default_simulator, selected_simulators
-    if args.what not in ("tensor",):
-        raise UsageError(f"bench must be one of tensor, not {args.what!r}")
+    names = _available_benches()
+    wanted = names if args.what == "all" else [args.what]
+    for name in wanted:
+        if name not in names:
+            raise UsageError(f"bench must be one of {', '.join(names + ['all'])}, "
+                             f"not {name!r}")
     sim = "verilator" if "verilator" in selected_simulators() else default_simulator()
     out_dir = _project_build_dir() / "bench"
-    cases = [
-        ("fpga 8x8", get_config("fpga").tensor, 16, 256),
-        ("16x16", TensorCoreConfig(rows=16, cols=16), 16, 256),
-        ("br100 T-core 32x32x2", get_config("br100").tensor, 16, 512),
-    ]
-    results = []
-    for label, cfg, tiles, k in cases:
-        print(f"[bench] {label}: {tiles} back-to-back tiles, K={k}, on {sim}", flush=True)
-        report = _run_utilisation(cfg, tiles=tiles, k=k, sim=sim,
-                                  out_dir=out_dir / label.replace(" ", "_"))
-        report.update(case=label, single_tile_cycles=cfg.tile_cycles(k // cfg.k_per_beat),
-                      fill_cycles=cfg.fill_cycles, drain_cycles=cfg.drain_cycles)
-        results.append(report)
-        print(f"        {report['cycles']} cycles, utilisation {report['utilisation']:.4f}",
-              flush=True)
-    peaks = [get_config(name).peak_figures() for name in ("fpga", "br104", "br100")]
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "tensor.json").write_text(json.dumps({"tensor": results, "peaks": peaks},
-                                                    indent=2))
-    lines = ["# Tensor core benchmark", "",
-             f"Simulator: {sim}. Cycles are counted in RTL simulation from the first operand "
-             "handshake to the last result handshake; utilisation = useful MACs / (MAC/cycle x "
-             "cycles).", "",
-             "| case | array | tiles | K | cycles | single tile (cycles) | utilisation |",
-             "|---|---|---|---|---|---|---|"]
-    for r in results:
-        lines.append(f"| {r['case']} | {r['rows']}x{r['cols']}x{r['k_per_beat']} | {r['tiles']} "
-                     f"| {r['k']} | {r['cycles']} | {r['single_tile_cycles']} | "
-                     f"{r['utilisation']:.4f} |")
-    lines += ["", "| config | tensor cores | INT8 MAC/cycle per T-core | INT8 MAC/cycle | "
-              "INT8 TOPS |", "|---|---|---|---|---|"]
-    for p in peaks:
-        lines.append(f"| {p['config']} | {p['tensor_cores']} | "
-                     f"{p['int8_macs_per_cycle_per_tensor_core']} | {p['int8_macs_per_cycle']} "
-                     f"| {p['int8_tops']:.1f} ({p['int8_tops_binary']:.0f} x 1024 GOPS) |")
-    (out_dir / "tensor.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
-    print(f"\nwrote {out_dir / 'tensor.json'} and {out_dir / 'tensor.md'}")
+    for name in wanted:
+        print(f"[bench] {name} on {sim}", flush=True)
+        result = importlib.import_module(BENCHES[name]).bench(out_dir, sim)
+        markdown = result.get("markdown") if isinstance(result, dict) else None
+        if markdown:
+            print(markdown)
+        print(f"[bench] {name}: reports in {out_dir}", flush=True)
     return 0
 
 
@@ -293,7 +261,8 @@ def _parser():
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("bench", help="measure blocks in RTL simulation (reports in build/bench)")
-    p.add_argument("what", nargs="?", default="tensor", metavar="WHAT", help="tensor")
+    p.add_argument("what", nargs="?", default="all", metavar="WHAT",
+                   help=f"one of {', '.join(BENCHES)} or all (default)")
     p.set_defaults(func=cmd_bench)
     return parser
 
