@@ -34,8 +34,15 @@ def _tensor_core(chip):
     return TensorCore(config=chip.tensor)
 
 
+def _d2d(chip):
+    from .link.d2d import D2DLink, d2d_config
+    return D2DLink(config=d2d_config(chip.name))
+
+
 BLOCKS = {
     "tensor_core": Block("tensor_core", "INT8 systolic tensor core (T-core)", _tensor_core),
+    "d2d": Block("d2d", "die-to-die link end: flits, CRC-16, go-back-N replay, credits, lanes",
+                 _d2d),
 }
 
 
