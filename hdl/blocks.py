@@ -34,6 +34,12 @@ def _tensor_core(chip):
     return TensorCore(config=chip.tensor)
 
 
+def _tensor_core_fp(chip):
+    from .tensor.fp_config import fp_tensor_config
+    from .tensor.fp_core import FPTensorCore
+    return FPTensorCore(config=fp_tensor_config(chip.name))
+
+
 def _d2d(chip):
     from .link.d2d import D2DLink, d2d_config
     return D2DLink(config=d2d_config(chip.name))
@@ -41,6 +47,8 @@ def _d2d(chip):
 
 BLOCKS = {
     "tensor_core": Block("tensor_core", "INT8 systolic tensor core (T-core)", _tensor_core),
+    "tensor_core_fp": Block("tensor_core_fp", "BF16/FP16/TF32/TF32+/FP32 systolic tensor core, "
+                            "FP32 accumulation", _tensor_core_fp),
     "d2d": Block("d2d", "die-to-die link end: flits, CRC-16, go-back-N replay, credits, lanes",
                  _d2d),
 }

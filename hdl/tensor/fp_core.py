@@ -1,0 +1,244 @@
+"""The floating-point systolic tensor core: BF16, FP16, TF32, TF32+ and FP32, FP32 accumulate.
+
+The same output-stationary dataflow as the INT8 core (:mod:`hdl.tensor.core`): A enters from the
+west, one row per array row through ``i`` skew registers, B from the north through ``j`` skew
+registers, and a valid bit and the tile's flags travel with A, so bubbles cost time only and
+the array never stalls. The arithmetic is numpy float32 arithmetic, bit for bit
+(:mod:`hdl.tensor.fp`, :mod:`verif.models.fp`).
+
+Interleaved accumulation
+------------------------
+The FP32 adder takes ``add_stages`` cycles, and a dot product must be summed in K order with
+one rounding per add, so one accumulator can take a new product only every ``add_stages``
+cycles. To keep every processing element (PE) busy on every cycle, a tile interleaves
+``L = add_stages`` independent row blocks: the C tile is ``L * rows`` x ``cols``, and for each
+K step ``k`` the ``a`` stream carries ``L`` beats, column ``k`` of row block 0, 1, ..., L-1
+(``A[t * rows + i, k]`` for ``i`` in ``0 .. rows-1``), while one ``b`` beat (row ``k`` of B)
+is held for those ``L`` beats and accepted with the last of them. Each PE keeps ``L``
+accumulator slots; the adder's result for block ``t`` comes back exactly when block ``t``'s
+next product arrives (a bypass), or, after bubbles, from the slot. The cost: a tile of ``K``
+K steps takes ``L * K`` beats for ``L * rows * cols * K`` MACs, so the array still does
+``rows * cols`` MAC per cycle; the C tile is ``L`` times taller than the array.
+
+The ``b`` beat carries the K step's ``precision`` (a :class:`Precision`; normally the same for
+a whole tile) and ``last`` on the tile's final K step. Operands are decoded at the array's edge
+into the internal format (:func:`hdl.tensor.fp.internal_layout`), so PEs hold one FP32-range
+multiplier as wide as the widest built-in significand and one FP32 adder.
+
+Timing
+------
+With every stream valid and ready a tile of ``K`` K steps takes ``L * K + fill + L * rows - 1``
+cycles (:meth:`FPTensorCoreConfig.tile_cycles`), with ``fill = rows + cols + mul_stages +
+add_stages``. Back-to-back tiles overlap through the double-buffered result bank (``L`` result
+registers per PE) and never stall for ``K >= FPTensorCoreConfig.min_k_per_tile()``.
+"""
+
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .fp import NEG_ZERO, decode_operand, fp_add, fp_multiply, internal_layout
+from .fp_config import FPTensorCoreConfig, Precision
+
+__all__ = ["FPTensorCore", "fp_operand_layouts", "fp_result_layout"]
+
+
+def fp_operand_layouts(config):
+    """Return the payload layouts of the ``a`` and ``b`` operand streams.
+
+    ``a.data[i]`` is ``A[t * rows + i, k]`` for the ``t``-th beat of K step ``k``;
+    ``b.data[j]`` is ``B[k, j]``, ``b.precision`` the K step's format and ``b.last`` marks the
+    tile's last K step. Operands are bit patterns, right-aligned in ``operand_width`` bits.
+    """
+    element = config.operand_width
+    a_layout = data.StructLayout({"data": data.ArrayLayout(element, config.rows)})
+    b_layout = data.StructLayout({
+        "data": data.ArrayLayout(element, config.cols),
+        "precision": Precision,
+        "last": 1,
+    })
+    return a_layout, b_layout
+
+
+def fp_result_layout(config):
+    """Return the payload layout of the ``c`` result stream: one row of FP32 patterns a beat."""
+    return data.StructLayout({
+        "data": data.ArrayLayout(32, config.cols),
+        "row": config.row_index_width,
+        "last": 1,
+    })
+
+
+class FPTensorCore(wiring.Component):
+    """Output-stationary floating-point systolic tensor core with FP32 accumulation.
+
+    Parameters
+    ----------
+    config : FPTensorCoreConfig
+        Array size, built-in formats and pipeline depths.
+
+    Attributes
+    ----------
+    a : In(stream.Signature(...))
+        Columns of A, ``interleave`` beats per K step (one per row block).
+    b : In(stream.Signature(...))
+        Rows of B with the K step's ``precision`` and ``last``; accepted with the last ``a``
+        beat of its K step.
+    c : Out(stream.Signature(...))
+        Rows of the finished ``interleave * rows`` x ``cols`` tile as FP32 patterns, ``row`` 0
+        first, ``last`` on the final row.
+    """
+
+    def __init__(self, *, config=None):
+        if config is None:
+            config = FPTensorCoreConfig()
+        if not isinstance(config, FPTensorCoreConfig):
+            self._MustUse__silence = True  # a rejected component is not "unused"
+            raise TypeError(f"config must be an FPTensorCoreConfig, not {config!r}")
+        self._config = config
+        a_layout, b_layout = fp_operand_layouts(config)
+        super().__init__({
+            "a": In(stream.Signature(a_layout)),
+            "b": In(stream.Signature(b_layout)),
+            "c": Out(stream.Signature(fp_result_layout(config))),
+        })
+
+    @property
+    def config(self):
+        """The tensor core's configuration."""
+        return self._config
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self._config
+        rows, cols, blocks = cfg.rows, cfg.cols, cfg.interleave
+        width = cfg.significand_width
+        operand = internal_layout(width)
+
+        # Handshake. `phase` counts the beats of a K step; b is accepted with the last one.
+        # The first beat of a tile's last K step waits while the previous tile still occupies
+        # the result bank.
+        phase = Signal(range(blocks), name="phase") if blocks > 1 else Const(0, 1)
+        final_phase = phase == blocks - 1
+        bank_pending = Signal()
+        first_step = Signal(init=1)
+        last_step = self.b.payload.last
+        blocked = last_step & (phase == 0) & bank_pending
+        fire = Signal()
+        m.d.comb += [
+            fire.eq(self.a.valid & self.b.valid & ~blocked),
+            self.a.ready.eq(self.b.valid & ~blocked),
+            self.b.ready.eq(self.a.valid & ~blocked & final_phase),
+        ]
+        with m.If(fire):
+            if blocks > 1:
+                m.d.sync += phase.eq(Mux(final_phase, 0, phase + 1))
+            with m.If(final_phase):
+                m.d.sync += first_step.eq(last_step)
+
+        # Decode at the edge, then skew: row i of A by i cycles, column j of B by j cycles.
+        precision = self.b.payload.precision
+
+        def skew(name, value, depth, shape, reset_less):
+            stage = value
+            for n in range(depth):
+                reg = Signal(shape, name=f"{name}_skew{n}", reset_less=reset_less)
+                m.d.sync += reg.eq(stage)
+                stage = reg
+            return stage
+
+        phase_shape = phase.shape()
+        west = []
+        for i in range(rows):
+            decoded = decode_operand(m, self.a.payload.data[i], precision,
+                                     significand_width=width, precisions=cfg.precisions,
+                                     name=f"dec_a{i}")
+            west.append({
+                "operand": skew(f"a{i}", decoded, i, operand, True),
+                "valid": skew(f"a{i}_valid", fire, i, 1, False),
+                "first": skew(f"a{i}_first", first_step, i, 1, True),
+                "last": skew(f"a{i}_last", last_step, i, 1, True),
+                "phase": skew(f"a{i}_phase", phase, i, phase_shape, True),
+            })
+        north = []
+        for j in range(cols):
+            decoded = decode_operand(m, self.b.payload.data[j], precision,
+                                     significand_width=width, precisions=cfg.precisions,
+                                     name=f"dec_b{j}")
+            north.append(skew(f"b{j}", decoded, j, operand, True))
+
+        # The processing elements.
+        results = [[None] * cols for _ in range(rows)]
+        done = Signal()
+        for i in range(rows):
+            a_in = west[i]
+            for j in range(cols):
+                pe = f"pe{i}_{j}"
+                a_reg = Signal(operand, name=f"{pe}_a", reset_less=True)
+                b_reg = Signal(operand, name=f"{pe}_b", reset_less=True)
+                flags = {
+                    "valid": Signal(name=f"{pe}_valid"),
+                    "first": Signal(name=f"{pe}_first", reset_less=True),
+                    "last": Signal(name=f"{pe}_last", reset_less=True),
+                    "phase": Signal(phase_shape, name=f"{pe}_phase", reset_less=True),
+                }
+                m.d.sync += [a_reg.eq(a_in["operand"]), b_reg.eq(north[j])]
+                m.d.sync += [flags[k].eq(a_in[k]) for k in flags]
+
+                product, prod = fp_multiply(
+                    m, a_reg, b_reg, significand_width=width, stages=cfg.mul_stages,
+                    name=f"{pe}_mul", sideband=flags, control={"valid"})
+
+                # Accumulate: block `phase`'s running sum comes from the adder's output when
+                # it is that block's turn (no bubble since), else from the block's slot.
+                slots = [Signal(32, name=f"{pe}_acc{t}", reset_less=True)
+                         for t in range(blocks)]
+                results[i][j] = [Signal(32, name=f"{pe}_result{t}", reset_less=True)
+                                 for t in range(blocks)]
+                addend = Signal(32, name=f"{pe}_addend")
+                total, out = fp_add(
+                    m, addend, product, stages=cfg.add_stages, name=f"{pe}_add",
+                    sideband={k: prod[k] for k in ("valid", "last", "phase")},
+                    control={"valid"})
+                bypass = out["valid"] & (out["phase"] == prod["phase"])
+                slot = Array(slots)[prod["phase"]] if blocks > 1 else slots[0]
+                m.d.comb += addend.eq(Mux(prod["first"], NEG_ZERO, Mux(bypass, total, slot)))
+                with m.If(out["valid"]):
+                    for t in range(blocks):
+                        with m.If(out["phase"] == t):
+                            m.d.sync += slots[t].eq(total)
+                            with m.If(out["last"]):
+                                m.d.sync += results[i][j][t].eq(total)
+                if i == rows - 1 and j == cols - 1:
+                    m.d.comb += done.eq(out["valid"] & out["last"]
+                                        & (out["phase"] == blocks - 1))
+
+                a_in = {"operand": a_reg} | flags
+                north[j] = b_reg
+
+        # Drain the result bank, one row per beat: row t * rows + i is block t's row i.
+        tile_rows = cfg.tile_rows
+        draining = Signal()
+        row = Signal(cfg.row_index_width)
+        bank_rows = Array(Cat(*(results[i][j][t] for j in range(cols)))
+                          for t in range(blocks) for i in range(rows))
+        m.d.comb += [
+            self.c.valid.eq(draining),
+            self.c.payload.data.eq(bank_rows[row]),
+            self.c.payload.row.eq(row),
+            self.c.payload.last.eq(row == tile_rows - 1),
+        ]
+        drained = Signal()
+        m.d.comb += drained.eq(self.c.valid & self.c.ready & (row == tile_rows - 1))
+        with m.If(done):
+            m.d.sync += draining.eq(1)
+        with m.If(self.c.valid & self.c.ready):
+            m.d.sync += row.eq(Mux(row == tile_rows - 1, 0, row + 1))
+            with m.If(row == tile_rows - 1):
+                m.d.sync += draining.eq(0)
+        with m.If(fire & last_step & (phase == 0)):
+            m.d.sync += bank_pending.eq(1)
+        with m.Elif(drained):
+            m.d.sync += bank_pending.eq(0)
+
+        return m

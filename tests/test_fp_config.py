@@ -1,0 +1,95 @@
+"""Construction checks and derived figures of the floating-point tensor core."""
+
+import pytest
+
+from hdl.tensor.fp import FPUnitHarness, register_boundaries
+from hdl.tensor.fp_config import FORMATS, FPTensorCoreConfig, Precision, fp_tensor_config
+from hdl.tensor.fp_core import FPTensorCore, fp_operand_layouts, fp_result_layout
+from verif.models.fp import FORMATS as MODEL_FORMATS
+from verif.payload import width
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("rows", 3, "rows must be a power of two"),
+    ("cols", 128, "cols must be a power of two"),
+    ("rows", True, "rows must be a power of two"),
+    ("precisions", ("bf16", "int4"), "precisions must name formats"),
+    ("precisions", ("bf16", "bf16"), "must not repeat"),
+    ("mul_stages", 0, "mul_stages must be an integer from 1 to 4"),
+    ("add_stages", 5, "add_stages must be an integer from 1 to 4"),
+])
+def test_config_rejects_bad_values(field, value, message):
+    with pytest.raises(ValueError, match=message):
+        FPTensorCoreConfig(**{field: value})
+
+
+def test_config_rejects_bad_types():
+    with pytest.raises(TypeError, match="precisions must be a non-empty tuple"):
+        FPTensorCoreConfig(precisions=["bf16"])
+    with pytest.raises(TypeError, match="precisions must be a non-empty tuple"):
+        FPTensorCoreConfig(precisions=())
+    with pytest.raises(TypeError, match="config must be an FPTensorCoreConfig"):
+        FPTensorCore(config="fpga")
+    with pytest.raises(ValueError, match="add_stages must be"):
+        FPUnitHarness(add_stages=9)
+    with pytest.raises(ValueError, match="config must be one of fpga, br104, br100"):
+        fp_tensor_config("huge")
+    with pytest.raises(ValueError, match="precision must be one of"):
+        FPTensorCoreConfig.precision_code("int8")
+    with pytest.raises(ValueError, match="precision must be one of bf16"):
+        FPTensorCoreConfig().macs_per_cycle("fp32")
+
+
+def test_formats_agree_with_the_model():
+    # The RTL and the model define the formats separately; they must describe the same bits.
+    for name, fmt in FORMATS.items():
+        model = MODEL_FORMATS[name]
+        assert (fmt.exp_bits, fmt.frac_bits, fmt.width) == \
+            (model.exp_bits, model.frac_bits, model.width)
+    assert {p.name.lower() for p in Precision} == \
+        {"fp32", "tf32p", "tf32", "fp16", "bf16"}
+
+
+@pytest.mark.parametrize(("precisions", "significand", "operand"), [
+    (("bf16",), 8, 16), (("bf16", "fp16"), 11, 16), (("tf32",), 11, 19),
+    (("tf32p", "bf16"), 16, 24), (tuple(FORMATS), 24, 32),
+])
+def test_widths_follow_the_widest_format(precisions, significand, operand):
+    cfg = FPTensorCoreConfig(precisions=precisions)
+    assert cfg.significand_width == significand
+    assert cfg.operand_width == operand
+    a, b = fp_operand_layouts(cfg)
+    assert width(a) == 8 * operand
+    assert width(b) == 8 * operand + 3 + 1
+
+
+def test_timing_figures():
+    cfg = FPTensorCoreConfig(rows=2, cols=2, precisions=tuple(FORMATS), mul_stages=2,
+                             add_stages=3)
+    assert cfg.interleave == 3 and cfg.tile_rows == 6
+    assert cfg.fill_cycles == 2 + 2 + 2 + 3
+    assert cfg.tile_cycles(10) == 30 + 9 + 6 - 1
+    # Back to back: interleave * (K - 1) >= fill + drain - 1.
+    k = cfg.min_k_per_tile()
+    assert cfg.interleave * (k - 1) >= cfg.fill_cycles + cfg.drain_cycles - 1
+    assert cfg.interleave * (k - 2) < cfg.fill_cycles + cfg.drain_cycles - 1
+    assert width(fp_result_layout(cfg)) == 2 * 32 + 3 + 1
+
+
+def test_named_configurations():
+    fpga = fp_tensor_config("fpga")
+    assert (fpga.rows, fpga.cols, fpga.precisions) == (4, 4, ("bf16",))
+    for name in ("br104", "br100"):
+        cfg = fp_tensor_config(name)
+        # BR100: 1024 BF16 MAC per tensor core per cycle.
+        assert cfg.macs_per_cycle("bf16") == 1024
+        assert set(cfg.peak_figures()) == {f"{p}_macs_per_cycle" for p in FORMATS}
+
+
+def test_register_boundaries():
+    assert register_boundaries(1, 4) == set()
+    assert register_boundaries(2, 4) == {2}
+    assert register_boundaries(4, 4) == {1, 2, 3}
+    assert len(register_boundaries(3, 4)) == 2
+    with pytest.raises(ValueError, match="stages must be from 1 to 4"):
+        register_boundaries(5, 4)
