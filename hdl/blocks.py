@@ -40,6 +40,17 @@ def _tensor_core_fp(chip):
     return FPTensorCore(config=fp_tensor_config(chip.name))
 
 
+def _hbm_pc(chip):
+    from .hbm.config import controller_config
+    from .hbm.controller import HBMPseudoChannel
+    from .hbm.onchip import HBMOnChipSystem
+    config = controller_config(chip.name)
+    if chip.name == "fpga":
+        # No HBM on the board: the controller drives the block-RAM memory model.
+        return HBMOnChipSystem(config=config)
+    return HBMPseudoChannel(config=config)
+
+
 def _d2d(chip):
     from .link.d2d import D2DLink, d2d_config
     return D2DLink(config=d2d_config(chip.name))
@@ -49,6 +60,8 @@ BLOCKS = {
     "tensor_core": Block("tensor_core", "INT8 systolic tensor core (T-core)", _tensor_core),
     "tensor_core_fp": Block("tensor_core_fp", "BF16/FP16/TF32/TF32+/FP32 systolic tensor core, "
                             "FP32 accumulation", _tensor_core_fp),
+    "hbm_pc": Block("hbm_pc", "HBM2/HBM2E pseudo-channel controller (fpga: with the on-chip "
+                    "memory model)", _hbm_pc),
     "d2d": Block("d2d", "die-to-die link end: flits, CRC-16, go-back-N replay, credits, lanes",
                  _d2d),
 }

@@ -1,0 +1,171 @@
+"""Synthesizable on-chip memory model behind the PHY interface, and controller + model.
+
+:class:`HBMOnChipMemory` plays the DRAM on an FPGA board without HBM: one block-RAM
+:class:`~amaranth.lib.memory.Memory` of ``banks x rows x columns`` bursts. A WR seen on the
+column bus in cycle ``c`` takes its data from ``phy.wrdata`` in cycles ``c + CWL ..`` (the JEDEC
+mask keeps bytes); an RD returns its burst on ``phy.rddata`` from cycle ``c + read_latency``,
+``data_rate`` beats per cycle. Row commands (ACT, PRE, REF) are accepted and ignored: the model
+does not check timing, the controller keeps it anyway.
+
+:class:`HBMOnChipSystem` is the pseudo-channel controller wired to the model: the ``hbm_pc``
+block of the ``fpga`` configuration.
+"""
+
+from amaranth.hdl import Cat, Module, Signal
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from .config import HBMControllerConfig
+from .controller import HBMPseudoChannel
+from .frontend import request_layout, response_layout
+from .phy import ColCommand, RowCommand, beat_bytes, phy_signature
+
+__all__ = ["HBMOnChipMemory", "HBMOnChipSystem"]
+
+
+class HBMOnChipMemory(wiring.Component):
+    """Block-RAM model of one pseudo-channel with a fixed read latency.
+
+    Parameters
+    ----------
+    config : HBMControllerConfig
+        Geometry and timing (``CWL``) of the pseudo-channel it stands for.
+    read_latency : int, optional
+        Cycles from RD to the first read beat, at least 2; ``CL`` if omitted.
+
+    Attributes
+    ----------
+    phy : In(phy_signature)
+        The PHY side of a controller.
+    """
+
+    def __init__(self, *, config=None, read_latency=None):
+        if config is None:
+            config = HBMControllerConfig()
+        if not isinstance(config, HBMControllerConfig):
+            self._MustUse__silence = True
+            raise TypeError(f"config must be an HBMControllerConfig, not {config!r}")
+        if read_latency is None:
+            read_latency = config.timing.CL
+        if (isinstance(read_latency, bool) or not isinstance(read_latency, int)
+                or not 2 <= read_latency <= 64):
+            self._MustUse__silence = True
+            raise ValueError(f"read_latency must be an integer from 2 to 64, "
+                             f"not {read_latency!r}")
+        self._config = config
+        self._read_latency = read_latency
+        super().__init__({"phy": In(phy_signature(config.geometry, config.timing))})
+
+    @property
+    def config(self):
+        """The pseudo-channel configuration."""
+        return self._config
+
+    @property
+    def read_latency(self):
+        """Cycles from RD to the first read beat."""
+        return self._read_latency
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self._config
+        t, geo = cfg.timing, cfg.geometry
+        cycles = t.burst_cycles
+        width = beat_bytes(geo, t)
+        burst_bits = 8 * geo.bytes_per_access
+        m.submodules.array = array = Memory(
+            shape=burst_bits, depth=geo.banks * geo.rows * geo.columns, init=[])
+        addr_w = (geo.banks * geo.rows * geo.columns - 1).bit_length()
+        phy = self.phy
+
+        # The open row of each bank, from ACT.
+        rows = [Signal.like(phy.row_cmd.row, name=f"row{b}") for b in range(geo.banks)]
+        for b in range(geo.banks):
+            with m.If((phy.row_cmd.cmd == RowCommand.ACT) & (phy.row_cmd.bank == b)):
+                m.d.sync += rows[b].eq(phy.row_cmd.row)
+        open_row = Signal.like(phy.row_cmd.row)
+        m.d.comb += open_row.eq(Cat(*rows).word_select(phy.col_cmd.bank, len(open_row)))
+        address = Signal(addr_w)
+        m.d.comb += address.eq(Cat(phy.col_cmd.col, open_row, phy.col_cmd.bank))
+
+        line = data.StructLayout({"valid": 1, "addr": addr_w})
+
+        def delay(name, fire, depth):
+            stages = [Signal(line, name=f"{name}{k}") for k in range(depth)]
+            m.d.sync += [stages[0].valid.eq(fire), stages[0].addr.eq(address)]
+            for k in range(1, depth):
+                m.d.sync += stages[k].eq(stages[k - 1])
+            return stages
+
+        writes = delay("wr", phy.col_cmd.cmd == ColCommand.WR, t.CWL + cycles)
+        write_port = array.write_port(granularity=8)
+        for j in range(cycles):
+            stage = writes[t.CWL - 1 + j]
+            with m.If(stage.valid & phy.wrdata.valid):
+                m.d.comb += [
+                    write_port.addr.eq(stage.addr),
+                    write_port.data.eq(Cat(*[phy.wrdata.data] * cycles)),
+                    write_port.en.eq((~phy.wrdata.mask & ((1 << width) - 1)) << (j * width)),
+                ]
+
+        latency = self._read_latency
+        reads = delay("rd", phy.col_cmd.cmd == ColCommand.RD, latency - 1 + cycles)
+        read_port = array.read_port()
+        fetch = reads[latency - 2]
+        m.d.comb += [read_port.addr.eq(fetch.addr), read_port.en.eq(fetch.valid)]
+        for j in range(cycles):
+            with m.If(reads[latency - 1 + j].valid):
+                m.d.comb += [
+                    phy.rddata.valid.eq(1),
+                    phy.rddata.data.eq(read_port.data.word_select(j, 8 * width)),
+                ]
+        return m
+
+
+class HBMOnChipSystem(wiring.Component):
+    """A pseudo-channel controller driving the on-chip memory model.
+
+    Parameters
+    ----------
+    config : HBMControllerConfig
+        The controller's configuration; the memory holds its whole geometry.
+    read_latency : int, optional
+        Read latency of the memory model (``CL`` if omitted).
+
+    Attributes
+    ----------
+    req, resp
+        As :class:`~hdl.hbm.controller.HBMPseudoChannel`.
+    """
+
+    def __init__(self, *, config=None, read_latency=None):
+        if config is None:
+            config = HBMControllerConfig()
+        if not isinstance(config, HBMControllerConfig):
+            self._MustUse__silence = True
+            raise TypeError(f"config must be an HBMControllerConfig, not {config!r}")
+        self._config = config
+        self._read_latency = read_latency
+        super().__init__({
+            "req": In(stream.Signature(request_layout(
+                addr_width=config.addr_width, id_width=config.id_width,
+                line_bytes=config.line_bytes))),
+            "resp": Out(stream.Signature(response_layout(
+                id_width=config.id_width, line_bytes=config.line_bytes))),
+        })
+
+    @property
+    def config(self):
+        """The controller's configuration."""
+        return self._config
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.controller = controller = HBMPseudoChannel(config=self._config)
+        m.submodules.memory = memory = HBMOnChipMemory(config=self._config,
+                                                       read_latency=self._read_latency)
+        wiring.connect(m, controller.phy, memory.phy)
+        wiring.connect(m, wiring.flipped(self.req), controller.req)
+        wiring.connect(m, controller.resp, wiring.flipped(self.resp))
+        return m

@@ -1,0 +1,113 @@
+"""Benchmark of the HBM pseudo-channel controller in RTL simulation (``brgpu bench hbm``).
+
+Every figure is a cycle count of the RTL driving the JEDEC-checking device model
+(:mod:`verif.hbm.device`), which fails the run on any timing violation:
+
+efficiency
+    Data-bus busy cycles (``burst_cycles`` per RD or WR the device accepted) divided by the
+    cycles between the handshakes of the ``requests // 10``-th and the ``requests - 8``-th
+    request, with refresh on and requests offered every cycle (no valid gaps, no
+    backpressure), so the controller is saturated.
+latency
+    Cycles from a read's request handshake to its response handshake: the average and 99th
+    percentile under each pattern, and the unloaded row-hit, closed-bank and row-conflict
+    latencies.
+
+Patterns: ``seq_read``, ``seq_write``, ``seq_mix`` (sequential lines, each a read or a write
+with probability 1/2), ``rand_read`` (random 64 B lines over the whole pseudo-channel) and,
+for the FCFS baseline, ``rand_read`` again.
+"""
+
+import json
+import os
+from pathlib import Path
+
+from sim.runner import run_cocotb, to_verilog
+
+__all__ = ["bench", "CASES"]
+
+#: (label, design, pattern, requests)
+CASES = [
+    ("HBM2 FR-FCFS", "bench-hbm2", "seq_read", 9000),
+    ("HBM2 FR-FCFS", "bench-hbm2", "seq_write", 9000),
+    ("HBM2 FR-FCFS", "bench-hbm2", "seq_mix", 9000),
+    ("HBM2 FR-FCFS", "bench-hbm2", "rand_read", 5000),
+    ("HBM2 FCFS", "bench-hbm2-fcfs", "rand_read", 1200),
+    ("HBM2E FR-FCFS", "bench-hbm2e", "seq_read", 9000),
+    ("HBM2E FR-FCFS", "bench-hbm2e", "seq_mix", 9000),
+    ("HBM2E FR-FCFS", "bench-hbm2e", "rand_read", 5000),
+    ("HBM2E FR-FCFS", "bench-hbm2e", "conflict_read", 1500),
+]
+
+
+def _run(sim, design, testcase, report, **params):
+    from hdl.hbm.controller import HBMPseudoChannel
+    from verif.hbm.tb import design_config
+    verilog = to_verilog(HBMPseudoChannel(config=design_config(design)), "hbm_pc")
+    run_cocotb(verilog_text=verilog, toplevel="hbm_pc", test_module="verif.hbm.test_hbm_pc",
+               sim=sim, testcase=testcase, params={"design": design, **params},
+               extra_env={"BRGPU_REPORT": str(report)}, quiet=True)
+    return json.loads(Path(report).read_text())
+
+
+def bench(out_dir, sim, *, scale=1.0, cases=None):
+    """Run the HBM benchmark; write ``hbm.json`` and ``hbm.md`` in ``out_dir``.
+
+    Parameters
+    ----------
+    out_dir : path
+        Where the reports go (created if missing).
+    sim : str
+        ``"verilator"`` (recommended: thousands of requests) or ``"icarus"``.
+    scale : float
+        Multiplies every request count (``BRGPU_BENCH_SCALE`` overrides the default 1.0).
+    cases : list, optional
+        A subset of :data:`CASES`.
+
+    Returns
+    -------
+    dict
+        ``{"sim", "patterns": [...], "unloaded": {...}}``.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    scale = float(os.environ.get("BRGPU_BENCH_SCALE", scale))
+    results = []
+    for label, design, pattern, requests in cases or CASES:
+        count = max(200, int(requests * scale))
+        print(f"[bench] hbm {label} {pattern}: {count} requests on {sim}", flush=True)
+        report = _run(sim, design, "test_efficiency", out_dir / f"{design}-{pattern}.json",
+                      pattern=pattern, requests=count)
+        report.update(case=label, design=design)
+        results.append(report)
+    unloaded = {}
+    for design in sorted({design for _, design, _, _ in cases or CASES}):
+        if "fcfs" in design:
+            continue
+        unloaded[design] = _run(sim, design, "test_unloaded_latency",
+                                out_dir / f"{design}-unloaded.json")
+    summary = {"sim": sim, "patterns": results, "unloaded": unloaded}
+    (out_dir / "hbm.json").write_text(json.dumps(summary, indent=2))
+    (out_dir / "hbm.md").write_text(markdown(summary))
+    return summary
+
+
+def markdown(summary):
+    """Return the benchmark's Markdown table."""
+    lines = ["# HBM pseudo-channel controller benchmark", "",
+             f"Simulator: {summary['sim']}. Efficiency = data-bus busy cycles / cycles after "
+             "warm-up, refresh on, saturating traffic; latency = read request handshake to "
+             "response handshake (cycles).", "",
+             "| case | pattern | requests | window (cycles) | efficiency | ACTs | REFs | "
+             "avg latency | p99 latency |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in summary["patterns"]:
+        avg = "-" if r["latency_avg"] is None else f"{r['latency_avg']:.1f}"
+        p99 = "-" if r["latency_p99"] is None else f"{r['latency_p99']:.0f}"
+        lines.append(f"| {r['case']} | {r['pattern']} | {r['requests']} | "
+                     f"{r['window_cycles']} | {r['efficiency']:.3f} | {r['acts']} | "
+                     f"{r['refreshes']} | {avg} | {p99} |")
+    lines += ["", "| design | unloaded row hit | closed bank | row conflict |", "|---|---|---|---|"]
+    for design, u in summary["unloaded"].items():
+        lines.append(f"| {design} | {u['hit']} | {u['closed']} | {u['conflict']} |")
+    return "\n".join(lines) + "\n"

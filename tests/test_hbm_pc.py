@@ -1,0 +1,46 @@
+"""cocotb regression of the HBM pseudo-channel controller on every selected simulator."""
+
+import pytest
+
+from hdl.hbm.controller import HBMPseudoChannel
+from sim.runner import run_cocotb, to_verilog
+from tests.conftest import simulators
+from verif.hbm.tb import design_config
+
+TESTCASES = [
+    "test_random_traffic",
+    "test_refresh_long_run",
+    "test_reset_mid_traffic",
+    "test_unloaded_latency",
+]
+
+
+def run(sim, design, testcase, *, report=None, quiet=False, **params):
+    """Build the controller of ``design`` and run one cocotb test of it."""
+    verilog = to_verilog(HBMPseudoChannel(config=design_config(design)), "hbm_pc")
+    env = {} if report is None else {"BRGPU_REPORT": str(report)}
+    return run_cocotb(verilog_text=verilog, toplevel="hbm_pc",
+                      test_module="verif.hbm.test_hbm_pc", sim=sim, testcase=testcase,
+                      params={"design": design, **params}, extra_env=env, quiet=quiet)
+
+
+@pytest.mark.parametrize("testcase", TESTCASES)
+@pytest.mark.parametrize("sim", simulators())
+def test_hbm_pc(sim, testcase):
+    run(sim, "small", testcase)
+
+
+@pytest.mark.parametrize("sim", simulators())
+def test_hbm_pc_fcfs_closed_page(sim):
+    run(sim, "small-fcfs-closed", "test_random_traffic")
+
+
+@pytest.mark.parametrize("sim", simulators())
+def test_hbm_onchip_system(sim):
+    """The ``fpga`` block: controller + block-RAM memory model behind the PHY interface."""
+    from hdl.hbm.config import controller_config
+    from hdl.hbm.onchip import HBMOnChipSystem
+    verilog = to_verilog(HBMOnChipSystem(config=controller_config("fpga")), "hbm_onchip")
+    run_cocotb(verilog_text=verilog, toplevel="hbm_onchip",
+               test_module="verif.hbm.test_hbm_pc", sim=sim,
+               testcase="test_onchip_random_traffic", params={"design": "fpga"})
