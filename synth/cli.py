@@ -8,7 +8,7 @@ Usage::
     brgpu config [NAME] [--json]
     brgpu docs [--check]
     brgpu demo
-    brgpu bench [tensor|cache|hbm|link|mesh|all]
+    brgpu bench [tensor|tensor_fp|cache|hbm|link|mesh|all]
 
 A bad block, configuration or device name prints one line listing the valid names and exits 2.
 """
@@ -151,6 +151,7 @@ def cmd_demo(args):
 
 BENCHES = {
     "tensor": "synth.bench_tensor",
+    "tensor_fp": "synth.bench_tensor_fp",
     "cache": "synth.bench_cache",
     "hbm": "synth.bench_hbm",
     "link": "synth.bench_link",
@@ -276,6 +277,10 @@ def main(argv=None):
     except UsageError as exc:
         print(f"brgpu: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader (e.g. `head`) went away; that is not an error of ours.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

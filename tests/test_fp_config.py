@@ -2,7 +2,7 @@
 
 import pytest
 
-from hdl.tensor.fp import FPUnitHarness, register_boundaries
+from hdl.tensor.fp import ADD_STEP_DELAYS, FPUnitHarness, register_boundaries
 from hdl.tensor.fp_config import FORMATS, FPTensorCoreConfig, Precision, fp_tensor_config
 from hdl.tensor.fp_core import FPTensorCore, fp_operand_layouts, fp_result_layout
 from verif.models.fp import FORMATS as MODEL_FORMATS
@@ -16,7 +16,7 @@ from verif.payload import width
     ("precisions", ("bf16", "int4"), "precisions must name formats"),
     ("precisions", ("bf16", "bf16"), "must not repeat"),
     ("mul_stages", 0, "mul_stages must be an integer from 1 to 4"),
-    ("add_stages", 5, "add_stages must be an integer from 1 to 4"),
+    ("add_stages", 7, "add_stages must be an integer from 1 to 6"),
 ])
 def test_config_rejects_bad_values(field, value, message):
     with pytest.raises(ValueError, match=message):
@@ -87,9 +87,17 @@ def test_named_configurations():
 
 
 def test_register_boundaries():
+    # Equal delays: boundaries spread evenly.
     assert register_boundaries(1, 4) == set()
     assert register_boundaries(2, 4) == {2}
     assert register_boundaries(4, 4) == {1, 2, 3}
     assert len(register_boundaries(3, 4)) == 2
     with pytest.raises(ValueError, match="stages must be from 1 to 4"):
         register_boundaries(5, 4)
+    # Step delays: the registers balance the stages (largest stage delay as small as possible).
+    assert register_boundaries(2, [5, 3, 4, 4]) == {2}
+    assert register_boundaries(3, [1, 1, 6, 1]) == {2, 3}
+    with pytest.raises(ValueError, match="stages must be from 1 to 6"):
+        register_boundaries(7, ADD_STEP_DELAYS)
+    for stages in range(1, len(ADD_STEP_DELAYS) + 1):
+        assert len(register_boundaries(stages, ADD_STEP_DELAYS)) == stages - 1

@@ -7,9 +7,10 @@ from hdl.tensor.fp_config import FORMATS
 from sim.runner import run_cocotb, to_verilog
 from tests.conftest import simulators
 
-# One design: every format, a 1-stage multiplier and a 4-stage adder (the tensor core tests use
-# other depths, so both ends of the depth parameter are covered).
-DESIGN = {"precisions": list(FORMATS), "mul_stages": 1, "add_stages": 4}
+# One design: every format, a 1-stage multiplier and a 6-stage adder (every adder step
+# registered, as in the fpga preset; the tensor core tests use other depths, so both ends of
+# the depth parameter are covered).
+DESIGN = {"precisions": list(FORMATS), "mul_stages": 1, "add_stages": 6}
 # Pairs per run: Verilator runs the volume, Icarus a sample.
 PAIRS = {"verilator": 30000, "icarus": 3000}
 

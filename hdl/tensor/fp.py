@@ -6,26 +6,30 @@ result is the quiet NaN ``0x7FC00000``.
 
 Internal operand format
 -----------------------
-Operands of every format are decoded at the edge of the array into one *internal* format
-(:func:`internal_layout`): FP32's sign and 8-bit exponent with a fraction of
-``significand_width - 1`` bits, where ``significand_width`` is that of the widest format built
-in. It holds every value of every enabled format exactly (FP16 subnormals become normal numbers),
-so the multiplier only ever sees FP32-range numbers with short significands: 8 x 8 bit products
-for BF16 alone, 24 x 24 with FP32.
+Operands of every format are decoded at the edge of the array into one *normalised* internal
+format (:func:`internal_layout`): a sign, a 10-bit signed exponent with FP32's bias, a fraction
+of ``significand_width - 1`` bits below an implicit leading one, and ``zero``/``inf``/``nan``
+flags. Subnormal inputs (of every format) are normalised there, once per array row and column,
+so a processing element's multiplier never needs a leading-zero count: the product of two
+significands in ``[1, 2)`` lies in ``[1, 4)``.
 
 Pipelines
 ---------
-The multiplier and the adder are each four combinational steps (:data:`MUL_STEPS`,
-:data:`ADD_STEPS`); ``stages`` pipeline registers go after the last step and at evenly spread
-boundaries between steps (:func:`register_boundaries`). A pipeline advances every cycle where
+The multiplier has :data:`MUL_STEPS` and the adder :data:`ADD_STEPS` combinational steps of
+roughly known delay (:data:`MUL_STEP_DELAYS`, :data:`ADD_STEP_DELAYS`, ns on an ECP5);
+``stages`` pipeline registers go after the last step and at the step boundaries that balance
+the stage delays best (:func:`register_boundaries`). A pipeline advances every cycle where
 ``enable`` is high (always, if ``enable`` is ``None``); a ``sideband`` dictionary of values
 (valid bits, tags) travels through the same registers.
 
-Multiplier steps: unpack and multiply significands; normalise the product (leading-zero count
-and left shift); shift right into the subnormal range with a sticky bit; round and pack.
-Adder steps: unpack and order the operands by magnitude; align the smaller one (3 guard bits
-and a sticky bit) and add or subtract; normalise (one right shift on carry, or a left shift
-limited so the exponent does not go below the subnormal one); round and pack.
+Multiplier steps: (1) significand product (a DSP multiplier) and exponent sum; (2) normalise
+by one bit, final exponent, subnormal shift distance; (3) shift right into the subnormal range
+with a sticky bit; (4) round to nearest even and pack.
+
+Adder steps: (1) classify, magnitude compare and swap, exponent difference; (2) align the
+smaller significand (3 guard bits and a sticky bit); (3) add or subtract; (4) leading-zero
+count, limited so that the exponent stays at or above the subnormal one; (5) normalise shift;
+(6) round to nearest even and pack.
 """
 
 from amaranth.hdl import C, Cat, Const, Module, Mux, Signal, signed, unsigned
@@ -36,19 +40,35 @@ from amaranth.utils import ceil_log2
 from .fp_config import ADD_STEPS, FORMATS, MUL_STEPS, Precision
 
 __all__ = ["internal_layout", "decode_operand", "leading_zeros", "register_boundaries",
-           "Pipeline", "fp_multiply", "fp_add", "FPUnitHarness", "CANONICAL_NAN", "NEG_ZERO"]
+           "Pipeline", "fp_multiply", "fp_add", "FPUnitHarness", "CANONICAL_NAN", "NEG_ZERO",
+           "MUL_STEP_DELAYS", "ADD_STEP_DELAYS"]
 
 CANONICAL_NAN = 0x7FC00000
 NEG_ZERO = 0x80000000
 _INF = 0x7F800000
 
+#: Estimated delay (ns, ECP5 -6, routing included) of each multiplier step.
+MUL_STEP_DELAYS = (5, 3, 4, 4)
+#: Estimated delay (ns, ECP5 -6, routing included) of each adder step; the first includes the
+#: accumulator's addend multiplexer in front of the adder.
+ADD_STEP_DELAYS = (6, 5, 3, 4, 4, 4)
+assert len(MUL_STEP_DELAYS) == MUL_STEPS and len(ADD_STEP_DELAYS) == ADD_STEPS
+
 
 def internal_layout(significand_width):
-    """Return the layout of a decoded operand: FP32 with a ``significand_width - 1`` fraction."""
+    """Return the layout of a decoded operand.
+
+    ``(-1)**sign * 1.frac * 2**(exp - 127)`` unless one of ``zero``, ``inf``, ``nan`` is set;
+    ``frac`` has ``significand_width - 1`` bits, ``exp`` is signed (subnormal inputs have
+    exponents below 1).
+    """
     return data.StructLayout({
         "frac": unsigned(significand_width - 1),
-        "exp": unsigned(8),
+        "exp": signed(10),
         "sign": unsigned(1),
+        "zero": unsigned(1),
+        "inf": unsigned(1),
+        "nan": unsigned(1),
     })
 
 
@@ -74,13 +94,27 @@ def leading_zeros(value):
 
 
 def register_boundaries(stages, steps):
-    """Return the step boundaries (1 .. ``steps - 1``) that get a register, besides the output.
+    """Return the step boundaries (1 .. ``len(steps) - 1``) that get a register, besides the output.
 
-    ``stages - 1`` boundaries, spread evenly.
+    ``steps`` is the number of steps (all of equal delay) or a sequence of step delays. The
+    ``stages - 1`` boundaries split the steps into ``stages`` groups whose largest total delay
+    is as small as possible (ties: the smallest sum of squared group delays, then the earliest
+    boundaries).
     """
-    if not 1 <= stages <= steps:
-        raise ValueError(f"stages must be from 1 to {steps}, not {stages!r}")
-    return {round(s * steps / stages) for s in range(1, stages)}
+    delays = [1] * steps if isinstance(steps, int) else list(steps)
+    n = len(delays)
+    if not isinstance(stages, int) or not 1 <= stages <= n:
+        raise ValueError(f"stages must be from 1 to {n}, not {stages!r}")
+    best = None
+    # Few steps: try every placement.
+    from itertools import combinations
+    for cuts in combinations(range(1, n), stages - 1):
+        edges = (0, *cuts, n)
+        groups = [sum(delays[edges[g]:edges[g + 1]]) for g in range(stages)]
+        key = (max(groups), sum(x * x for x in groups), cuts)
+        if best is None or key < best[0]:
+            best = (key, set(cuts))
+    return best[1]
 
 
 class Pipeline:
@@ -91,8 +125,11 @@ class Pipeline:
     m : Module
     name : str
         Prefix of the register names.
-    stages, steps : int
-        Registers in all, and combinational steps of the datapath.
+    stages : int
+        Registers in all.
+    steps : int or sequence of numbers
+        The combinational steps of the datapath: their count, or their delays (see
+        :func:`register_boundaries`).
     enable : Value or None
         Clock enable of every register (``None``: always).
     control : set of str
@@ -102,10 +139,15 @@ class Pipeline:
     def __init__(self, m, *, name, stages, steps, enable=None, control=()):
         self._m = m
         self._name = name
-        self._steps = steps
-        self._cuts = register_boundaries(stages, steps) | {steps}
+        count = steps if isinstance(steps, int) else len(steps)
+        self._cuts = register_boundaries(stages, steps) | {count}
         self._enable = enable
         self._control = set(control)
+
+    @property
+    def cuts(self):
+        """The step boundaries with a register (the last step's output included)."""
+        return set(self._cuts)
 
     def boundary(self, index, values):
         """Return ``values`` registered if boundary ``index`` (after step ``index``) has one."""
@@ -130,15 +172,22 @@ def _comb(m, name, shape, value):
     return sig
 
 
+_CODES = {"fp32": Precision.FP32, "tf32p": Precision.TF32P, "tf32": Precision.TF32,
+          "fp16": Precision.FP16, "bf16": Precision.BF16}
+
+
 def decode_operand(m, bits, precision, *, significand_width, precisions, name):
     """Decode one operand of format ``precision`` into the internal format, exactly.
+
+    The format's fields are selected first (fraction left-aligned, exponent rebiased to FP32's
+    bias), then one shared leading-zero count and shift normalise a subnormal input.
 
     Parameters
     ----------
     bits : Value
         The operand's pattern, right-aligned.
     precision : Value
-        A :class:`Precision`. A format that is not built in decodes as a quiet NaN.
+        A :class:`Precision`. A format that is not built in decodes as a NaN.
     precisions : tuple of str
         The formats built in.
 
@@ -146,49 +195,73 @@ def decode_operand(m, bits, precision, *, significand_width, precisions, name):
     -------
     View of :func:`internal_layout`, combinational.
     """
-    frac_width = significand_width - 1
+    fw = significand_width - 1
     out = Signal(internal_layout(significand_width), name=name)
-    codes = {"fp32": Precision.FP32, "tf32p": Precision.TF32P, "tf32": Precision.TF32,
-             "fp16": Precision.FP16, "bf16": Precision.BF16}
+    sign = Signal(name=f"{name}_sign")
+    e_zero = Signal(name=f"{name}_e_zero")
+    e_top = Signal(name=f"{name}_e_top")
+    rebias = Signal(8, name=f"{name}_rebias")     # 127 - the format's bias
+    exp_field = Signal(8, name=f"{name}_e")
+    frac = Signal(fw, name=f"{name}_frac")        # left-aligned
+    invalid = Signal(name=f"{name}_invalid")
     with m.Switch(precision):
         for fmt_name in precisions:
             fmt = FORMATS[fmt_name]
-            f = fmt.frac_bits
-            pad = frac_width - f
-            with m.Case(codes[fmt_name]):
-                m.d.comb += out.sign.eq(bits[fmt.width - 1])
-                if fmt.exp_bits == 8:
-                    m.d.comb += [
-                        out.exp.eq(bits[f:f + 8]),
-                        out.frac.eq(Cat(Const(0, pad), bits[:f])),
-                    ]
-                else:  # FP16: 5-bit exponent, bias 15
-                    e5, f10 = bits[10:15], bits[:10]
-                    lz = _comb(m, f"{name}_fp16_lz", unsigned(4), leading_zeros(f10))
-                    with m.If(e5 == 31):
-                        m.d.comb += [out.exp.eq(255), out.frac.eq(Cat(Const(0, pad), f10))]
-                    with m.Elif(e5 != 0):
-                        m.d.comb += [out.exp.eq(e5 + 112),
-                                     out.frac.eq(Cat(Const(0, pad), f10))]
-                    with m.Elif(f10 != 0):
-                        # Subnormal: f10 * 2^-24 is normal in FP32.
-                        shifted = (f10 << (lz + 1))[:10]
-                        m.d.comb += [out.exp.eq(112 - lz),
-                                     out.frac.eq(Cat(Const(0, pad), shifted))]
-                    with m.Else():
-                        m.d.comb += [out.exp.eq(0), out.frac.eq(0)]
+            f, e = fmt.frac_bits, fmt.exp_bits
+            with m.Case(_CODES[fmt_name]):
+                field = bits[f:f + e]
+                m.d.comb += [
+                    sign.eq(bits[fmt.width - 1]),
+                    e_zero.eq(field == 0),
+                    e_top.eq(field == (1 << e) - 1),
+                    rebias.eq(127 - ((1 << (e - 1)) - 1)),
+                    exp_field.eq(field),
+                    frac.eq(Cat(Const(0, fw - f), bits[:f]) if fw > f else bits[:f]),
+                ]
         with m.Default():
-            m.d.comb += [out.sign.eq(0), out.exp.eq(255),
-                         out.frac.eq(1 << (frac_width - 1))]
+            m.d.comb += invalid.eq(1)
+    frac_zero = frac == 0
+    lz = _comb(m, f"{name}_lz", unsigned(ceil_log2(fw + 1) + 1), leading_zeros(frac))
+    # A subnormal 0.frac * 2^(1 - bias) is 1.(frac << lz + 1) * 2^(-bias - lz).
+    m.d.comb += [
+        out.sign.eq(sign),
+        out.nan.eq(invalid | (e_top & ~frac_zero)),
+        out.inf.eq(~invalid & e_top & frac_zero),
+        out.zero.eq(~invalid & e_zero & frac_zero),
+        out.exp.eq(Mux(e_zero, rebias - lz, exp_field + rebias)),
+        out.frac.eq(Mux(e_zero, (frac << (lz + 1))[:fw], frac)),
+    ]
     return out
 
 
 def _right_shift_sticky(value, amount):
-    """Return ``(value >> amount, bits shifted out != 0)`` with ``amount`` clamped to the width."""
+    """Return ``(value >> amount, bits shifted out != 0)``; ``amount`` beyond the width is fine."""
     width = len(value)
     ones = Const((1 << width) - 1, width)
     mask = ~(ones << amount)
     return value >> amount, (value & mask[:width]) != 0
+
+
+def _round_pack(m, name, sig, guard, sticky, field, overflow, sign, specials):
+    """Round ``sig`` (24 bits, hidden bit on top) to nearest even and pack it.
+
+    ``field`` is the exponent field of the unrounded value (0 for a subnormal); rounding may
+    carry into it. ``specials`` is a list of ``(condition, pattern)`` tried first.
+    """
+    round_up = guard & (sticky | sig[0])
+    mag = _comb(m, f"{name}_mag", unsigned(32), Cat(sig[:23], field[:8]) + round_up)
+    result = Signal(32, name=f"{name}_result")
+    with m.If(specials[0][0]):
+        m.d.comb += result.eq(specials[0][1])
+    for condition, pattern in specials[1:]:
+        with m.Elif(condition):
+            m.d.comb += result.eq(pattern)
+    # The field is at most 255 before rounding: all ones (or a carry out of it) is infinity.
+    with m.Elif(overflow | mag[31] | (mag[23:31] == 0xFF)):
+        m.d.comb += result.eq(Cat(Const(_INF, 31), sign))
+    with m.Else():
+        m.d.comb += result.eq(Cat(mag[:31], sign))
+    return result
 
 
 def fp_multiply(m, a, b, *, significand_width, stages, name, enable=None, sideband=None,
@@ -196,73 +269,62 @@ def fp_multiply(m, a, b, *, significand_width, stages, name, enable=None, sideba
     """Build an FP32 multiplier of two internal-format operands.
 
     Returns ``(product, sideband)``: the FP32 pattern of ``a * b`` rounded to nearest even, and
-    the sideband values, both ``stages`` cycles after ``a`` and ``b``.
+    the sideband values, both ``stages`` cycles after ``a`` and ``b``. When the significands
+    are at most 12 bits wide (BF16, FP16, TF32) the product is exact in 24 bits and only a
+    subnormal product is rounded.
     """
     w = significand_width
-    pipe = Pipeline(m, name=name, stages=stages, steps=MUL_STEPS, enable=enable, control=control)
+    pipe = Pipeline(m, name=name, stages=stages, steps=MUL_STEP_DELAYS, enable=enable,
+                    control=control)
     sb = dict(sideband or {})
 
-    # Step 1: unpack, classify, multiply significands.
-    def classify(op):
-        top = op.exp == 0xFF
-        return top & (op.frac != 0), top & (op.frac == 0), (op.exp == 0) & (op.frac == 0)
-
-    a_nan, a_inf, a_zero = classify(a)
-    b_nan, b_inf, b_zero = classify(b)
-    nan = a_nan | b_nan | (a_inf & b_zero) | (a_zero & b_inf)
-    inf = (a_inf | b_inf) & ~nan
-    zero = (a_zero | b_zero) & ~nan & ~inf
-    ma = Cat(a.frac, a.exp != 0)
-    mb = Cat(b.frac, b.exp != 0)
-    ea = Mux(a.exp == 0, 1, a.exp)
-    eb = Mux(b.exp == 0, 1, b.exp)
+    # Step 1: special cases, significand product, exponent sum.
+    nan = a.nan | b.nan | (a.inf & b.zero) | (a.zero & b.inf)
+    inf = (a.inf | b.inf) & ~nan
+    zero = (a.zero | b.zero) & ~nan & ~inf
     v = pipe.boundary(1, sb | {
-        "product": _comb(m, f"{name}_product", unsigned(2 * w), ma * mb),
-        "exp_sum": _comb(m, f"{name}_exp_sum", unsigned(9), ea + eb),
+        "product": _comb(m, f"{name}_product", unsigned(2 * w),
+                         Cat(a.frac, C(1, 1)) * Cat(b.frac, C(1, 1))),
+        # Biased exponent of the product if its significand is in [2, 4).
+        "exp_sum": _comb(m, f"{name}_exp_sum", signed(11), a.exp + b.exp - 126),
         "sign": _comb(m, f"{name}_sign", 1, a.sign ^ b.sign),
         "nan": _comb(m, f"{name}_nan", 1, nan),
         "inf": _comb(m, f"{name}_inf", 1, inf),
         "zero": _comb(m, f"{name}_zero", 1, zero),
     })
 
-    # Step 2: normalise the product so that its leading one is the top bit.
-    lz = _comb(m, f"{name}_lz", unsigned(ceil_log2(2 * w + 1)), leading_zeros(v["product"]))
-    exp_sum = _comb(m, f"{name}_exp_sum_s", signed(11), v["exp_sum"])
+    # Step 2: normalise by one bit; the final exponent; how far below the normal range.
+    product = v["product"]
+    top = product[2 * w - 1]
+    frame = max(2 * w, 26)
+    exp = _comb(m, f"{name}_exp", signed(11), v["exp_sum"] - 1 + top)
+    tiny = exp < 1
     flags = {k: v[k] for k in v if k not in ("product", "exp_sum")}
     v = pipe.boundary(2, flags | {
-        "norm": _comb(m, f"{name}_norm", unsigned(2 * w), (v["product"] << lz)[:2 * w]),
-        "exp": _comb(m, f"{name}_exp", signed(11), exp_sum - 126 - lz),
+        "norm": _comb(m, f"{name}_norm", unsigned(2 * w), Mux(top, product, product << 1)),
+        "tiny": _comb(m, f"{name}_tiny", 1, tiny),
+        "field": _comb(m, f"{name}_field", 8, Mux(tiny, 0, exp[:8])),
+        "over": _comb(m, f"{name}_over", 1, exp > 254),
+        "denorm": _comb(m, f"{name}_denorm", unsigned(ceil_log2(frame + 1)),
+                        Mux(tiny, Mux(exp < 1 - frame, frame, 1 - exp), 0)),
     })
 
     # Step 3: below the normal range, shift right into the subnormal position (sticky kept).
-    frame = max(2 * w, 26)
     framed = Cat(Const(0, frame - 2 * w), v["norm"]) if frame > 2 * w else v["norm"]
-    exp = v["exp"]
-    tiny = _comb(m, f"{name}_tiny", 1, exp < 1)
-    amount = _comb(m, f"{name}_denorm", unsigned(ceil_log2(frame + 1)),
-                   Mux(tiny, Mux(exp < 1 - frame, frame, 1 - exp), 0))
-    shifted, lost = _right_shift_sticky(framed, amount)
-    flags = {k: v[k] for k in v if k not in ("norm", "exp")}
+    shifted, lost = _right_shift_sticky(framed, v["denorm"])
+    flags = {k: v[k] for k in v if k not in ("norm", "denorm", "tiny")}
     v = pipe.boundary(3, flags | {
         "sig": _comb(m, f"{name}_sig", unsigned(24), shifted[frame - 24:]),
         "guard": _comb(m, f"{name}_guard", 1, shifted[frame - 25]),
-        "sticky": _comb(m, f"{name}_sticky", 1, (shifted[:frame - 25] != 0) | lost),
-        "exp_base": _comb(m, f"{name}_exp_base", unsigned(10), Mux(tiny, 0, exp - 1)),
+        "sticky": _comb(m, f"{name}_sticky", 1,
+                        ((shifted[:frame - 25] != 0) if frame > 25 else 0) | lost),
     })
 
     # Step 4: round to nearest even and pack; overflow gives infinity.
-    sig = v["sig"]
-    round_up = v["guard"] & (v["sticky"] | sig[0])
-    mag = _comb(m, f"{name}_mag", unsigned(34), (v["exp_base"] << 23) + sig + round_up)
-    result = Signal(32, name=f"{name}_result")
-    with m.If(v["nan"]):
-        m.d.comb += result.eq(CANONICAL_NAN)
-    with m.Elif(v["inf"] | (mag >= _INF)):
-        m.d.comb += result.eq(Cat(Const(_INF, 31), v["sign"]))
-    with m.Elif(v["zero"]):
-        m.d.comb += result.eq(Cat(Const(0, 31), v["sign"]))
-    with m.Else():
-        m.d.comb += result.eq(Cat(mag[:31], v["sign"]))
+    result = _round_pack(m, name, v["sig"], v["guard"], v["sticky"], v["field"], v["over"],
+                         v["sign"], [(v["nan"], CANONICAL_NAN),
+                                     (v["inf"], Cat(Const(_INF, 31), v["sign"])),
+                                     (v["zero"], Cat(Const(0, 31), v["sign"]))])
     flags = {k: v[k] for k in sb}
     out = pipe.boundary(MUL_STEPS, flags | {"result": result})
     return out.pop("result"), out
@@ -274,10 +336,11 @@ def fp_add(m, x, y, *, stages, name, enable=None, sideband=None, control=()):
     Returns ``(sum, sideband)``: the FP32 pattern of ``x + y`` rounded to nearest even, and the
     sideband values, both ``stages`` cycles after ``x`` and ``y``.
     """
-    pipe = Pipeline(m, name=name, stages=stages, steps=ADD_STEPS, enable=enable, control=control)
+    pipe = Pipeline(m, name=name, stages=stages, steps=ADD_STEP_DELAYS, enable=enable,
+                    control=control)
     sb = dict(sideband or {})
 
-    # Step 1: unpack, classify, order by magnitude.
+    # Step 1: classify; order by magnitude; both exponent differences, in parallel.
     def classify(op):
         top = op[23:31] == 0xFF
         return top & (op[:23] != 0), top & (op[:23] == 0)
@@ -287,15 +350,15 @@ def fp_add(m, x, y, *, stages, name, enable=None, sideband=None, control=()):
     subtract = x[31] ^ y[31]
     nan = x_nan | y_nan | (x_inf & y_inf & subtract)
     swap = _comb(m, f"{name}_swap", 1, y[:31] > x[:31])
+    ex = Mux(x[23:31] == 0, 1, x[23:31])
+    ey = Mux(y[23:31] == 0, 1, y[23:31])
     big = _comb(m, f"{name}_big", 32, Mux(swap, y, x))
     small = _comb(m, f"{name}_small", 32, Mux(swap, x, y))
-    e_big = Mux(big[23:31] == 0, 1, big[23:31])
-    e_small = Mux(small[23:31] == 0, 1, small[23:31])
     v = pipe.boundary(1, sb | {
         "sig_big": _comb(m, f"{name}_sig_big", 24, Cat(big[:23], big[23:31] != 0)),
         "sig_small": _comb(m, f"{name}_sig_small", 24, Cat(small[:23], small[23:31] != 0)),
-        "exp_big": _comb(m, f"{name}_exp_big", 8, e_big),
-        "diff": _comb(m, f"{name}_diff", 8, e_big - e_small),
+        "exp_big": _comb(m, f"{name}_exp_big", 8, Mux(swap, ey, ex)),
+        "diff": _comb(m, f"{name}_diff", 8, Mux(swap, ey - ex, ex - ey)),
         "subtract": _comb(m, f"{name}_subtract", 1, subtract),
         "sign": _comb(m, f"{name}_sign", 1, big[31]),
         "zero_sign": _comb(m, f"{name}_zero_sign", 1, x[31] & y[31]),
@@ -303,48 +366,58 @@ def fp_add(m, x, y, *, stages, name, enable=None, sideband=None, control=()):
         "inf": _comb(m, f"{name}_inf", 1, (x_inf | y_inf) & ~nan),
     })
 
-    # Step 2: align the smaller operand (3 guard bits + sticky), add or subtract.
-    wide_big = Cat(Const(0, 3), v["sig_big"])
+    # Step 2: align the smaller significand (3 guard bits + sticky in the lowest bit).
     wide_small = Cat(Const(0, 3), v["sig_small"])
     diff = v["diff"]
-    amount = _comb(m, f"{name}_align", unsigned(5), Mux(diff > 27, 27, diff))
-    aligned, lost = _right_shift_sticky(wide_small, amount)
-    addend = _comb(m, f"{name}_addend", 27, aligned | lost)
-    total = Mux(v["subtract"], wide_big - addend, wide_big + addend)
-    flags = {k: v[k] for k in v if k not in ("sig_big", "sig_small", "diff", "subtract")}
-    v = pipe.boundary(2, flags | {"total": _comb(m, f"{name}_total", 28, total)})
+    far = diff[5:] != 0  # 32 or more: everything shifts out
+    aligned, lost = _right_shift_sticky(wide_small, diff[:5])
+    flags = {k: v[k] for k in v if k not in ("sig_small", "diff")}
+    v = pipe.boundary(2, flags | {
+        "addend": _comb(m, f"{name}_addend", 27,
+                        Mux(far, v["sig_small"] != 0, aligned | lost)),
+    })
 
-    # Step 3: normalise: right by one on carry, else left, no lower than the subnormal exponent.
-    total = v["total"]
-    carry = total[27]
-    lz = _comb(m, f"{name}_lz", unsigned(5), leading_zeros(total[:27]))
+    # Step 3: add or subtract (one adder: big + (addend ^ s) + s); the limit of the
+    # normalisation, as a one-hot stop bit for the leading-zero count.
+    s = v["subtract"]
+    wide_big = Cat(Const(0, 3), v["sig_big"])
+    total = (wide_big + Cat(v["addend"] ^ s.replicate(27), s) + s)[:28]
+    # Left shifts allowed before the exponent reaches 1.
     limit = _comb(m, f"{name}_limit", unsigned(8), v["exp_big"] - 1)
-    shift = _comb(m, f"{name}_shift", unsigned(5), Mux(lz > limit, limit, lz))
-    normal = _comb(m, f"{name}_normal", 27, (total[:27] << shift)[:27])
-    flags = {k: v[k] for k in v if k not in ("total", "exp_big")}
+    stop = _comb(m, f"{name}_stop", 27, Mux(limit < 27, Const(1 << 26, 27) >> limit, 0))
+    flags = {k: v[k] for k in v if k not in ("sig_big", "addend", "subtract")}
     v = pipe.boundary(3, flags | {
+        "total": _comb(m, f"{name}_total", 28, total),
+        "stop": stop,
+    })
+
+    # Step 4: leading zeros of the sum, at most the limit.
+    total = v["total"]
+    lz = _comb(m, f"{name}_lz", unsigned(5), leading_zeros(total[:27] | v["stop"]))
+    flags = {k: v[k] for k in v if k != "stop"}
+    v = pipe.boundary(4, flags | {"lz": lz})
+
+    # Step 5: normalise: right by one on carry, else left by the limited count.
+    total, lz, exp_big = v["total"], v["lz"], v["exp_big"]
+    carry = total[27]
+    normal = _comb(m, f"{name}_normal", 27, (total[:27] << lz)[:27])
+    flags = {k: v[k] for k in v if k not in ("total", "lz", "exp_big")}
+    v = pipe.boundary(5, flags | {
         "sig": _comb(m, f"{name}_sig", 24, Mux(carry, total[4:28], normal[3:27])),
         "guard": _comb(m, f"{name}_guard", 1, Mux(carry, total[3], normal[2])),
         "sticky": _comb(m, f"{name}_sticky", 1,
                         Mux(carry, total[:3] != 0, normal[:2] != 0)),
-        "exp_base": _comb(m, f"{name}_exp_base", 9,
-                          Mux(carry, v["exp_big"], v["exp_big"] - 1 - shift)),
+        # Exponent field before rounding: 0 when the limited shift leaves a subnormal.
+        "field": _comb(m, f"{name}_field", 8,
+                       Mux(carry, exp_big + 1, Mux(normal[26], exp_big - lz, 0))),
         "is_zero": _comb(m, f"{name}_is_zero", 1, total == 0),
     })
 
-    # Step 4: round to nearest even and pack.
-    sig = v["sig"]
-    round_up = v["guard"] & (v["sticky"] | sig[0])
-    mag = _comb(m, f"{name}_mag", unsigned(34), (v["exp_base"] << 23) + sig + round_up)
-    result = Signal(32, name=f"{name}_result")
-    with m.If(v["nan"]):
-        m.d.comb += result.eq(CANONICAL_NAN)
-    with m.Elif(v["inf"] | (mag >= _INF)):
-        m.d.comb += result.eq(Cat(Const(_INF, 31), v["sign"]))
-    with m.Elif(v["is_zero"]):
-        m.d.comb += result.eq(Cat(Const(0, 31), v["zero_sign"]))
-    with m.Else():
-        m.d.comb += result.eq(Cat(mag[:31], v["sign"]))
+    # Step 6: round to nearest even and pack.
+    result = _round_pack(m, name, v["sig"], v["guard"], v["sticky"], v["field"], 0, v["sign"],
+                         [(v["nan"], CANONICAL_NAN),
+                          (v["inf"], Cat(Const(_INF, 31), v["sign"])),
+                          (v["is_zero"], Cat(Const(0, 31), v["zero_sign"]))])
     flags = {k: v[k] for k in sb}
     out = pipe.boundary(ADD_STEPS, flags | {"result": result})
     return out.pop("result"), out

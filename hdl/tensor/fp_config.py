@@ -59,7 +59,7 @@ _PRECISION_OF = {
 
 #: Combinational steps of the multiplier and of the adder; a unit has 1 to this many stages.
 MUL_STEPS = 4
-ADD_STEPS = 4
+ADD_STEPS = 6
 
 
 @dataclass(frozen=True)
@@ -77,10 +77,10 @@ class FPTensorCoreConfig:
         ``fp16``, ``bf16``. The multiplier is as wide as the widest significand among them
         (8 bits for BF16 alone, 11 with FP16 or TF32, 16 with TF32+, 24 with FP32).
     mul_stages : int
-        Pipeline registers of the FP32 multiplier, 1..4.
+        Pipeline registers of the FP32 multiplier, 1..4 (one per step at 4).
     add_stages : int
-        Pipeline registers of the FP32 adder, 1..4. The array interleaves this many row blocks
-        per tile so that the accumulation loop never waits for the adder (see
+        Pipeline registers of the FP32 adder, 1..6 (one per step at 6). The array interleaves
+        this many row blocks per tile so that the accumulation loop never waits for the adder (see
         :attr:`interleave`).
     """
 
@@ -204,15 +204,16 @@ class FPTensorCoreConfig:
 def fp_tensor_config(name="fpga"):
     """Return the floating-point tensor core configuration of a named chip configuration.
 
-    ``fpga``: 4x4, BF16 only (8-bit multipliers fit the ECP5's 9x9 DSP halves), 2-stage
-    multiplier and 3-stage adder. A BF16 processing element costs about 1,500 LUT4 on the
-    ECP5 (each has a full FP32 adder), so 8x8 would not fit the LFE5U-85F. ``br104`` and
+    ``fpga``: 4x4, BF16 only (8-bit multipliers, one ECP5 DSP each), a 4-stage multiplier and
+    a 6-stage adder (one register per step: the fastest on the ECP5; tiles interleave 6 row
+    blocks). A BF16 processing element costs about 1,300-1,500 LUT4 on the ECP5 (each has a
+    full FP32 adder), so 8x8 would not fit the LFE5U-85F (see docs/tensor_fp.md). ``br104`` and
     ``br100``: 32x32, every format (1024 BF16 MAC per tensor core per cycle), 3-stage
     multiplier, 4-stage adder.
     """
     if name == "fpga":
-        return FPTensorCoreConfig(rows=4, cols=4, precisions=("bf16",), mul_stages=2,
-                                  add_stages=3)
+        return FPTensorCoreConfig(rows=4, cols=4, precisions=("bf16",), mul_stages=4,
+                                  add_stages=6)
     if name in ("br104", "br100"):
         return FPTensorCoreConfig(rows=32, cols=32, precisions=tuple(FORMATS), mul_stages=3,
                                   add_stages=4)

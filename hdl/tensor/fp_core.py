@@ -200,7 +200,16 @@ class FPTensorCore(wiring.Component):
                     m, addend, product, stages=cfg.add_stages, name=f"{pe}_add",
                     sideband={k: prod[k] for k in ("valid", "last", "phase")},
                     control={"valid"})
-                bypass = out["valid"] & (out["phase"] == prod["phase"])
+                # The adder's output is block `phase`'s sum exactly when the last `blocks`
+                # products were all valid (phases cycle), so `bypass` is a register: the AND of
+                # the valid bits of the last `blocks` cycles, computed a cycle early.
+                bypass = Signal(name=f"{pe}_bypass")
+                history = [prod["valid"]]
+                for n in range(blocks - 1):
+                    reg = Signal(name=f"{pe}_vhist{n}")
+                    m.d.sync += reg.eq(history[-1])
+                    history.append(reg)
+                m.d.sync += bypass.eq(Cat(*history).all())
                 slot = Array(slots)[prod["phase"]] if blocks > 1 else slots[0]
                 m.d.comb += addend.eq(Mux(prod["first"], NEG_ZERO, Mux(bypass, total, slot)))
                 with m.If(out["valid"]):
