@@ -40,6 +40,11 @@ def _tensor_core_fp(chip):
     return FPTensorCore(config=fp_tensor_config(chip.name))
 
 
+def _cache_slice(chip):
+    from .cache import CacheConfig, CacheSlice
+    return CacheSlice(config=CacheConfig.named(chip.name))
+
+
 def _hbm_pc(chip):
     from .hbm.config import controller_config
     from .hbm.controller import HBMPseudoChannel
@@ -51,6 +56,11 @@ def _hbm_pc(chip):
     return HBMPseudoChannel(config=config)
 
 
+def _mesh(chip):
+    from .link.noc import Mesh, mesh_config
+    return Mesh(config=mesh_config(chip.name))
+
+
 def _d2d(chip):
     from .link.d2d import D2DLink, d2d_config
     return D2DLink(config=d2d_config(chip.name))
@@ -60,8 +70,11 @@ BLOCKS = {
     "tensor_core": Block("tensor_core", "INT8 systolic tensor core (T-core)", _tensor_core),
     "tensor_core_fp": Block("tensor_core_fp", "BF16/FP16/TF32/TF32+/FP32 systolic tensor core, "
                             "FP32 accumulation", _tensor_core_fp),
+    "cache_slice": Block("cache_slice", "L2 cache slice: set-associative, write-back, "
+                         "non-blocking", _cache_slice),
     "hbm_pc": Block("hbm_pc", "HBM2/HBM2E pseudo-channel controller (fpga: with the on-chip "
                     "memory model)", _hbm_pc),
+    "mesh": Block("mesh", "2D mesh on-die network (XY routing, credits, 2 VCs)", _mesh),
     "d2d": Block("d2d", "die-to-die link end: flits, CRC-16, go-back-N replay, credits, lanes",
                  _d2d),
 }
@@ -133,9 +146,17 @@ def port_table(component):
         stream_name, role = "", ""
         sub = signature
         for depth, part in enumerate(path[:-1]):
-            sub = sub.members[part].signature
+            if isinstance(part, int):
+                continue  # an index into an array of interfaces
+            sub_member = sub.members[part]
+            if not sub_member.is_signature:
+                break
+            sub = sub_member.signature
             if isinstance(sub, stream.Signature):
-                stream_name = "__".join(str(p) for p in path[:depth + 1])
+                end = depth + 1
+                while end < len(path) - 1 and isinstance(path[end], int):
+                    end += 1
+                stream_name = "__".join(str(p) for p in path[:end])
                 role = str(path[-1])
         fields = []
         if role == "payload":

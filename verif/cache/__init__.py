@@ -1,0 +1,1 @@
+"""cocotb testbench of the L2 cache slice."""

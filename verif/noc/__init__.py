@@ -1,0 +1,1 @@
+"""cocotb testbench and tests of the on-die mesh network."""
