@@ -18,9 +18,11 @@ import enum
 from amaranth.hdl import Cat, Const
 from amaranth.lib import data
 
+from .crc import crc16_value
+
 __all__ = ["FlitType", "LinkState", "header_layout", "flit_layout", "vc_payload_layout",
            "idle_pattern", "train_pattern", "payload_bytes_value", "TRAIN_LOCKED",
-           "TRAIN_SEARCHING"]
+           "TRAIN_SEARCHING", "flit_good"]
 
 
 class FlitType(enum.IntEnum):
@@ -102,3 +104,25 @@ def payload_bytes_value(byte_values):
     """Return the flit payload field holding ``byte_values`` (byte 0 most significant)."""
     return Cat(*(Const(value, 8) if isinstance(value, int) else value
                  for value in reversed(list(byte_values))))
+
+
+def flit_good(flit, payload_bytes):
+    """Return whether ``flit`` (a view of :func:`flit_layout`) is good: CRC and format.
+
+    DATA flits need only a matching CRC; CTRL flits must also carry :func:`idle_pattern` and
+    TRAIN flits :func:`train_pattern` (locked or searching) with the reserved bits zero.
+    """
+    payload_bits = 8 * payload_bytes
+    message = flit.as_value()[16:]
+    crc_ok = crc16_value(message, len(message)) == flit.crc
+    header = flit.header
+    is_data = header.data.is_data
+    is_ctrl = ~is_data & (header.ctrl.type == FlitType.CTRL)
+    is_train = ~is_data & (header.ctrl.type == FlitType.TRAIN)
+    status = flit.payload[payload_bits - 8:]
+    train_ok = ((flit.payload[:payload_bits - 8]
+                 == payload_bytes_value(train_pattern(payload_bytes, True)[1:]))
+                & ((status == TRAIN_LOCKED) | (status == TRAIN_SEARCHING))
+                & (header.train.reserved == 0))
+    idle_ok = flit.payload == payload_bytes_value(idle_pattern(payload_bytes))
+    return crc_ok & (is_data | (is_ctrl & idle_ok) | (is_train & train_ok))

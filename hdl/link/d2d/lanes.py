@@ -12,7 +12,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .config import D2DConfig
-from .flit import flit_layout
+from .flit import flit_good, flit_layout
 
 __all__ = ["Serializer", "Deserializer", "lanes_layout"]
 
@@ -83,6 +83,10 @@ class Serializer(wiring.Component):
 class Deserializer(wiring.Component):
     """Assemble beats into flits; ``slip`` moves the flit boundary by one beat.
 
+    The flit's CRC and format are checked as its last beat arrives and the verdict is
+    registered with it (``good``, see :func:`hdl.link.d2d.flit.flit_good`), so the receiver's
+    decisions do not wait for the XOR trees and pattern comparators.
+
     Parameters
     ----------
     config : D2DConfig
@@ -96,6 +100,8 @@ class Deserializer(wiring.Component):
         Drop one beat from the flit boundary count (training uses it to find the boundary).
     flit : Out(stream.Signature(flit_layout, always_ready=True))
         One flit every ``beats_per_flit`` cycles; there is no backpressure.
+    good : Out(1)
+        ``flit.payload`` has a matching CRC and a valid format (valid with it).
     """
 
     def __init__(self, *, config):
@@ -106,6 +112,7 @@ class Deserializer(wiring.Component):
             "slip": In(1),
             "flit": Out(stream.Signature(flit_layout(config.payload_bytes),
                                          always_ready=True)),
+            "good": Out(1),
         })
 
     def elaborate(self, platform):
@@ -126,6 +133,8 @@ class Deserializer(wiring.Component):
                 beat.eq(0),
                 self.flit.valid.eq(1),
                 self.flit.payload.eq(assembled),
+                self.good.eq(flit_good(data.View(flit_layout(cfg.payload_bytes), assembled),
+                                       cfg.payload_bytes)),
             ]
         with m.Else():
             m.d.sync += beat.eq(beat + 1)

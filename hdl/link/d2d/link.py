@@ -37,7 +37,7 @@ replays every unacknowledged flit and the credit limits are refreshed from the f
 credit returns.
 """
 
-from amaranth.hdl import Array, Module, Mux, Signal
+from amaranth.hdl import Array, Cat, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.memory import Memory
@@ -162,6 +162,8 @@ class D2DLink(wiring.Component):
         # Transmit state.
         next_seq = Signal(8)              # sequence number of the next new DATA flit
         acked = Signal(8, init=255)       # last sequence number acknowledged
+        acked_p1 = Signal(8)              # acked + 1, the oldest unacknowledged flit
+        last_seq = Signal(8, init=255)    # next_seq - 1, the newest flit sent
         send_seq = Signal(8)              # next sequence number to send (replay pointer)
         send_seq_next = Signal(8)
         timer = Signal(range(cfg.replay_timeout))
@@ -184,8 +186,10 @@ class D2DLink(wiring.Component):
         train_good = Signal(range(16))
         bad_run = Signal(8)               # consecutive bad flits
 
+        # Flits sent and not yet acknowledged, ``next_seq - 1 - acked``, kept as a register so
+        # that the transmit decision does not wait for a subtraction.
         outstanding = Signal(8)
-        m.d.comb += outstanding.eq(next_seq - 1 - acked)
+        new_sent = Signal()               # a new DATA flit is loaded this cycle
         rx_ack = Signal(8)
         m.d.comb += rx_ack.eq(expected - 1)
         credits = [Signal(8, name=f"credits{vc}") for vc in range(NUM_VCS)]
@@ -202,12 +206,15 @@ class D2DLink(wiring.Component):
         # ---- Flit builder -------------------------------------------------------------------
         out_flit = Signal(layout)
         out_valid = Signal()
-        m.d.comb += [ser.flit.payload.eq(out_flit), ser.flit.valid.eq(out_valid)]
+        m.d.comb += [ser.flit.payload.as_value()[16:].eq(out_flit.as_value()[16:]),
+                     ser.flit.valid.eq(out_valid)]
         load = Signal()
         m.d.comb += load.eq(~out_valid | ser.flit.ready)
 
+        # The CRC is computed between the flit register and the serializer (off the path of the
+        # flit choice); the register's CRC field stays 0.
         build = Signal(layout)
-        m.d.comb += build.crc.eq(crc16_value(build.as_value()[16:], message_bits))
+        m.d.comb += ser.flit.payload.crc.eq(crc16_value(out_flit.as_value()[16:], message_bits))
 
         # Credit return: prefer the VC whose limit changed since it was last sent.
         changed = Array(own_limit[vc] != credit_sent[vc] for vc in range(NUM_VCS))
@@ -236,8 +243,7 @@ class D2DLink(wiring.Component):
         room = outstanding < cfg.replay_depth
 
         m.d.comb += send_seq_next.eq(send_seq)
-        send_seq_sent = Signal(8)  # send_seq after this cycle's flit, before acks and NAKs
-        m.d.comb += send_seq_sent.eq(send_seq)
+        data_sent = Signal()  # a DATA flit (new or replayed) is loaded this cycle
 
         def ctrl_flit(nak):
             h = build.header.ctrl
@@ -264,7 +270,7 @@ class D2DLink(wiring.Component):
                 m.d.sync += lc_toggle.eq(~lc_toggle)
                 with m.If(lc_toggle):
                     credit_returned()
-                m.d.comb += [send_seq_sent.eq(send_seq + 1), send_seq_next.eq(send_seq + 1)]
+                m.d.comb += [data_sent.eq(1), send_seq_next.eq(send_seq + 1)]
 
         with m.If(~active):
             h = build.header.train
@@ -294,7 +300,8 @@ class D2DLink(wiring.Component):
                     replay_wr.data.payload.eq(new_payload),
                     replay_wr.data.vc.eq(new_vc),
                 ]
-                m.d.sync += [next_seq.eq(next_seq + 1), rr_vc.eq(~new_vc)]
+                m.d.comb += new_sent.eq(1)
+                m.d.sync += [next_seq.eq(next_seq + 1), last_seq.eq(next_seq), rr_vc.eq(~new_vc)]
                 for vc in range(NUM_VCS):
                     with m.If(new_vc == vc):
                         m.d.comb += txs[vc].ready.eq(1)
@@ -308,19 +315,12 @@ class D2DLink(wiring.Component):
 
         # ---- Receive path -------------------------------------------------------------------
         flit = des.flit.payload
-        crc_ok = Signal()
-        m.d.comb += crc_ok.eq(crc16_value(flit.as_value()[16:], message_bits) == flit.crc)
         is_data = flit.header.data.is_data
         is_ctrl = ~is_data & (flit.header.ctrl.type == FlitType.CTRL)
         is_train = ~is_data & (flit.header.ctrl.type == FlitType.TRAIN)
         train_status = flit.payload[payload_bits - 8:]
-        train_rest = payload_bytes_value(train_pattern(nbytes, True)[1:])
-        train_ok = ((flit.payload[:payload_bits - 8] == train_rest)
-                    & ((train_status == TRAIN_LOCKED) | (train_status == TRAIN_SEARCHING))
-                    & (flit.header.train.reserved == 0))
-        idle_ok = flit.payload == payload_bytes_value(idle_pattern(nbytes))
         good = Signal()
-        m.d.comb += good.eq(crc_ok & (is_data | (is_ctrl & idle_ok) | (is_train & train_ok)))
+        m.d.comb += good.eq(des.good)  # CRC and format, checked with the flit's last beat
 
         go_back = Signal()  # restart sending at the oldest unacknowledged flit
         nak_back = Signal()  # ... because of a NAK
@@ -339,7 +339,40 @@ class D2DLink(wiring.Component):
                           flit.header.ctrl.ack_seq - acked)),
         ]
         acked_new = Signal(8)
-        m.d.comb += acked_new.eq(acked + offset)
+        acked_new_p1 = Signal(8)
+        m.d.comb += [
+            acked_new.eq(Mux(is_data,
+                             Cat(flit.header.data.control.ack_seq,
+                                 acked[5:] + (flit.header.data.control.ack_seq < acked[:5])),
+                             flit.header.ctrl.ack_seq)),
+            acked_new_p1.eq(acked_new + 1),
+        ]
+        # The acknowledgement is valid (``offset <= outstanding``) when it lies in the cyclic
+        # interval [acked, last_seq] (at most 31 wide), tested with comparisons of registers
+        # against the received field, without a subtraction in between. ``remaining`` is
+        # ``outstanding - offset`` for a valid acknowledgement.
+        ack5 = flit.header.data.control.ack_seq
+        ack8 = flit.header.ctrl.ack_seq
+
+        def in_interval(value, low, high):
+            return Mux(high < low, (value >= low) | (value <= high),
+                       (value >= low) & (value <= high))
+
+        in_window = Signal()
+        remaining = Signal(8)
+        ack_moves = Signal()    # offset != 0
+        ack_is_last = Signal()  # offset == outstanding
+        m.d.comb += [
+            in_window.eq(Mux(is_data, in_interval(ack5, acked[:5], last_seq[:5]),
+                             in_interval(ack8, acked, last_seq))),
+            remaining.eq(Mux(is_data, (last_seq[:5] - ack5)[:5], last_seq - ack8)),
+            ack_moves.eq(Mux(is_data, ack5 != acked[:5], ack8 != acked)),
+            ack_is_last.eq(Mux(is_data, ack5 == last_seq[:5], ack8 == last_seq)),
+        ]
+        with m.If(ack_progress):
+            m.d.sync += outstanding.eq(remaining + new_sent)
+        with m.Else():
+            m.d.sync += outstanding.eq(outstanding + new_sent)
         has_credit = Signal()
         credit_in_vc = Signal()
         credit_in = Signal(4)
@@ -350,6 +383,20 @@ class D2DLink(wiring.Component):
             credit_in.eq(Mux(is_data, flit.header.data.control.credit.limit,
                              flit.header.ctrl.credit_limit)),
         ]
+        # The acknowledgement reaches the replay pointer (``send_seq - acked - 1 < offset``, or
+        # ``send_seq - acked < offset`` after this cycle's DATA flit): the flits up to it are
+        # skipped. Tested as membership of the cyclic interval [pointer, last_seq].
+        send_seq_p1 = Signal(8)
+        m.d.comb += send_seq_p1.eq(send_seq + 1)
+
+        def reaches(low):
+            return Mux(is_data, in_interval(ack5, low[:5], last_seq[:5]),
+                       in_interval(ack8, low, last_seq))
+
+        skip = Signal()
+        m.d.comb += skip.eq(replaying & Mux(data_sent,
+                                            (send_seq != last_seq) & reaches(send_seq_p1),
+                                            reaches(send_seq)))
         distance = Signal(8)
         m.d.comb += distance.eq(flit.header.data.seq - expected)
 
@@ -419,16 +466,16 @@ class D2DLink(wiring.Component):
                             m.d.comb += retrain.eq(1)
                     with m.Else():
                         m.d.sync += bad_run.eq(0)
-                        with m.If(has_ack & (offset <= outstanding)):
-                            with m.If(offset != 0):
+                        with m.If(has_ack & in_window):
+                            with m.If(ack_moves):
                                 m.d.comb += ack_progress.eq(1)
-                                m.d.sync += acked.eq(acked_new)
+                                m.d.sync += [acked.eq(acked_new), acked_p1.eq(acked_new_p1)]
                                 # Flits acknowledged behind the replay pointer are skipped.
-                                with m.If((send_seq_sent - acked - 1)[:8] < offset):
-                                    m.d.comb += send_seq_next.eq(acked_new + 1)
+                                with m.If(skip):
+                                    m.d.comb += send_seq_next.eq(acked_new_p1)
                             with m.If(is_ctrl & flit.header.ctrl.nak):
                                 count(st.naks_received)
-                                with m.If(outstanding != offset):
+                                with m.If(~ack_is_last):
                                     m.d.comb += nak_back.eq(1)
                                     count(st.replays)
                         with m.If(has_credit):
@@ -437,7 +484,7 @@ class D2DLink(wiring.Component):
                                     m.d.sync += peer_limit[vc].eq(
                                         peer_limit[vc] + (credit_in - peer_limit[vc][:4])[:4])
                         with m.If(is_data):
-                            with m.If(distance == 0):
+                            with m.If(flit.header.data.seq == expected):
                                 for vc in range(NUM_VCS):
                                     with m.If(flit.header.data.vc == vc):
                                         m.d.comb += fifos[vc].w_en.eq(1)
@@ -467,7 +514,7 @@ class D2DLink(wiring.Component):
                          nak_pending.eq(0)]
         m.d.comb += go_back.eq(nak_back | timeout_back | enter_active)
         with m.If(go_back):
-            m.d.comb += send_seq_next.eq(Mux(ack_progress, acked_new, acked) + 1)
+            m.d.comb += send_seq_next.eq(Mux(ack_progress, acked_new_p1, acked_p1))
 
         m.d.comb += replay_rd.addr.eq(send_seq_next[:addr_bits])
         m.d.sync += send_seq.eq(send_seq_next)
