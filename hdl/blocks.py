@@ -61,6 +61,11 @@ def _mesh(chip):
     return Mesh(config=mesh_config(chip.name))
 
 
+def _hbm_stack(chip):
+    from .hbm.stack import HBMStack, stack_config
+    return HBMStack(config=stack_config(chip.name))
+
+
 def _d2d(chip):
     from .link.d2d import D2DLink, d2d_config
     return D2DLink(config=d2d_config(chip.name))
@@ -75,6 +80,8 @@ BLOCKS = {
     "hbm_pc": Block("hbm_pc", "HBM2/HBM2E pseudo-channel controller (fpga: with the on-chip "
                     "memory model)", _hbm_pc),
     "mesh": Block("mesh", "2D mesh on-die network (XY routing, credits, 2 VCs)", _mesh),
+    "hbm_stack": Block("hbm_stack", "HBM2E stack: pseudo-channel controllers behind an address "
+                       "interleaver (fpga: 2 channels with on-chip memory models)", _hbm_stack),
     "d2d": Block("d2d", "die-to-die link end: flits, CRC-16, go-back-N replay, credits, lanes",
                  _d2d),
 }

@@ -30,9 +30,16 @@ def test_hbm_pc(sim, testcase):
     run(sim, "small", testcase)
 
 
+@pytest.mark.parametrize("testcase", ["test_random_traffic", "test_refresh_long_run"])
 @pytest.mark.parametrize("sim", simulators())
-def test_hbm_pc_fcfs_closed_page(sim):
-    run(sim, "small-fcfs-closed", "test_random_traffic")
+def test_hbm_pc_per_bank_refresh(sim, testcase):
+    run(sim, "small-pb", testcase)
+
+
+@pytest.mark.parametrize("sim", simulators())
+def test_hbm_pc_wrong_timing_caught(sim):
+    """A controller built with tRCD below the device's: the live device model must object."""
+    run(sim, "small-bad-trcd", "test_wrong_timing_caught", expect_rule="tRCD")
 
 
 @pytest.mark.parametrize("sim", simulators())

@@ -29,11 +29,12 @@ from amaranth.utils import exact_log2
 from .timing import HBM2_DRAMSIM3, HBM2E_3200, REFRESH_POSTPONE_MAX, HBMGeometry, HBMTiming
 
 __all__ = ["HBMControllerConfig", "ADDRESS_FIELDS", "SCHEDULERS", "PAGE_POLICIES",
-           "controller_config"]
+           "REFRESH_MODES", "controller_config"]
 
 ADDRESS_FIELDS = ("bank_group", "bank", "column", "row")
 SCHEDULERS = ("frfcfs", "fcfs")
 PAGE_POLICIES = ("open", "closed")
+REFRESH_MODES = ("all_bank", "per_bank")
 
 
 def _is_int(value):
@@ -72,10 +73,20 @@ class HBMControllerConfig:
         Write-batching watermarks: the scheduler turns to writes when at least ``write_high``
         writes are queued (or no reads are), and back to reads when at most ``write_low`` are
         left (or none). ``0 <= write_low < write_high <= queue_depth``.
+    refresh : str
+        ``"all_bank"``: a REF owed every ``tREFI``, paid with PREA + REF (``tRFC``).
+        ``"per_bank"``: a REFPB owed every ``tREFIpb``, to the banks in turn (0, 1, .., 0),
+        each blocking only its bank for ``tRFCpb``; a bank is refreshed when no queued
+        request needs it, or at once when ``refresh_postpone`` are owed.
     refresh_postpone : int
-        All-bank refreshes that may be owed before one is forced (1..8, JEDEC allows 8).
-        Owed refreshes are also paid whenever the queue is empty, and once started all owed
-        refreshes are paid back to back.
+        Refreshes that may be owed before one is forced (1..8, JEDEC allows 8 all-bank
+        refreshes). All-bank: owed refreshes are also paid whenever the queue is empty, and
+        once started all owed refreshes are paid back to back.
+    auto_precharge : bool
+        Close a row with its last column command (RDA/WRA) when no other queued request hits
+        it, instead of leaving it open for a later PRE. It saves the PRE, and the wait for a
+        PRE slot, when a stream leaves a row for good; it costs an ACT when a hit to the row
+        arrives only after the row was closed (an unloaded read never finds its row open).
     address_map : tuple of str
         Order of the address fields above the line offset, least significant first: a
         permutation of ``ADDRESS_FIELDS``.
@@ -96,7 +107,9 @@ class HBMControllerConfig:
     starvation_cap: int = 1024
     write_high: int = None
     write_low: int = None
+    refresh: str = "all_bank"
     refresh_postpone: int = REFRESH_POSTPONE_MAX
+    auto_precharge: bool = False
     address_map: tuple = ("bank_group", "column", "bank", "row")
 
     def __post_init__(self):
@@ -138,10 +151,16 @@ class HBMControllerConfig:
         if self.write_low >= self.write_high:
             raise ValueError(f"write_low must be below write_high = {self.write_high}, "
                              f"not {self.write_low!r}")
+        if self.refresh not in REFRESH_MODES:
+            raise ValueError(f"refresh must be one of {', '.join(REFRESH_MODES)}, "
+                             f"not {self.refresh!r}")
         if (not _is_int(self.refresh_postpone)
                 or not 1 <= self.refresh_postpone <= REFRESH_POSTPONE_MAX):
             raise ValueError(f"refresh_postpone must be an integer from 1 to "
                              f"{REFRESH_POSTPONE_MAX}, not {self.refresh_postpone!r}")
+        if not isinstance(self.auto_precharge, bool):
+            raise TypeError(f"auto_precharge must be True or False, "
+                            f"not {self.auto_precharge!r}")
         if (not isinstance(self.address_map, tuple)
                 or sorted(self.address_map) != sorted(ADDRESS_FIELDS)):
             raise ValueError(f"address_map must be a tuple ordering each of "

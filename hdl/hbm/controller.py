@@ -26,10 +26,22 @@ command (RD, WR; one burst), both registered onto the PHY interface (:mod:`hdl.h
   issue commands until it is served.
 * **FCFS** (``scheduler="fcfs"``): only the oldest request issues commands, strictly in order.
 * **Page policy**: ``"open"`` leaves rows open; ``"closed"`` also precharges any open bank no
-  queued request hits.
-* **Refresh**: a ``tREFI`` timer counts refreshes owed; when ``refresh_postpone`` are owed, or
-  any are owed and the queue is empty, the controller stops issuing ACT and column commands,
-  closes all banks with PREA and issues REFs, ``tRFC`` apart, until none is owed.
+  queued request hits. With ``auto_precharge`` the last burst of a request is an RDA/WRA when
+  no other queued request hits its row (either policy); the bank's next ACT then waits
+  ``tRP`` after the internal precharge, which the controller places at the latest of
+  ``tRTP_L`` after the RDA (``CWL + burst + tWR`` after the WRA) and the bank's own PRE
+  timer (``tRAS``, earlier writes' ``tWR``).
+* **Refresh** (``refresh="all_bank"``): a ``tREFI`` timer counts refreshes owed; when
+  ``refresh_postpone`` are owed, or any are owed and the queue is empty, the controller stops
+  issuing ACT and column commands, closes all banks with PREA and issues REFs, ``tRFC`` apart,
+  until none is owed.
+* **Per-bank refresh** (``refresh="per_bank"``): a ``tREFIpb`` timer counts REFPBs owed, paid
+  to the banks in turn. While one is owed and no queued request targets the next bank, that
+  bank is precharged (if open) and refreshed, with priority over the scheduler's row
+  commands; once ``refresh_postpone`` are owed, ACT and column commands to that bank stop
+  until it is refreshed, and while it is still open no RD issues at all (every RD delays
+  the PRE by ``tRTP_S``/``tRTP_L``: a gapless read stream would hold it off forever). Only
+  the refreshed bank waits ``tRFCpb``; ACT and REFPB of other banks wait ``tRREFD``.
 
 Read data comes back on ``phy.rddata`` in the order of the RD commands, so an in-flight FIFO
 names the slot and burst of every returning burst; when the last burst of a line has landed
@@ -88,6 +100,11 @@ class _Timers:
             for cond, cycles in loads:
                 value = Mux(cond & (value < cycles), cycles, value)
             m.d.sync += timer.eq(value)
+
+    def load_value(self, timer, cond, value):
+        """Like :meth:`load`, with ``value`` (cycles - 1) a signal computed at run time."""
+        index = next(i for i, item in enumerate(self._timers) if item is timer)
+        self._loads[index].append((cond, value))
 
 
 class HBMPseudoChannel(wiring.Component):
@@ -167,7 +184,7 @@ class HBMPseudoChannel(wiring.Component):
 
         # -- timers ----------------------------------------------------------------------
         timers = _Timers()
-        longest = max(t.tRFC, t.tRC, wde + t.tWR, wde + t.tWTR_L, t.tRTW, t.tFAW) + 1
+        longest = max(t.tRFC, t.tRC, wde + t.tWR + t.tRP, wde + t.tWTR_L, t.tRTW, t.tFAW) + 1
         act_t = [timers.timer(f"act_t{b}", longest) for b in range(banks)]
         col_t = [timers.timer(f"col_t{b}", longest) for b in range(banks)]
         pre_t = [timers.timer(f"pre_t{b}", longest) for b in range(banks)]
@@ -200,12 +217,19 @@ class HBMPseudoChannel(wiring.Component):
         m.d.comb += row_bus_ok.eq(row_bus_t == 0)
 
         # -- refresh bookkeeping -------------------------------------------------------------
-        refi = Signal(range(t.tREFI), init=t.tREFI - 1)
-        owed = Signal(range(cfg.refresh_postpone + 3))
-        refreshing = Signal()
+        per_bank = cfg.refresh == "per_bank"
+        interval = t.tREFIpb if per_bank else t.tREFI
+        refi = Signal(range(interval), init=interval - 1)
+        owed = Signal(range(cfg.refresh_postpone + 8))
+        refreshing = Signal()      # all-bank refresh in progress
         refi_tick = Signal()
         m.d.comb += refi_tick.eq(refi == 0)
-        m.d.sync += refi.eq(Mux(refi_tick, t.tREFI - 1, refi - 1))
+        m.d.sync += refi.eq(Mux(refi_tick, interval - 1, refi - 1))
+        pb_bank = Signal(bank_w)   # per-bank refresh: the next bank to refresh
+        pb_want = Signal()         # a REFPB is owed
+        pb_force = Signal()        # ... and may not wait any longer
+        if per_bank:
+            m.d.comb += [pb_want.eq(owed != 0), pb_force.eq(owed >= cfg.refresh_postpone)]
 
         # -- scheduling mode -----------------------------------------------------------------
         write_mode = Signal()
@@ -241,10 +265,14 @@ class HBMPseudoChannel(wiring.Component):
                                          for i, e in enumerate(entries)]).any()),
             ]
 
+        pb_open = Signal()
+        m.d.comb += pb_open.eq(bank_open.bit_select(pb_bank, 1))
         col_cand, row_cand, row_pref = [], [], []
         for i, entry in enumerate(entries):
             group = group_of(entry.bank)
-            allowed = ~refreshing & (1 if i == 0 else ~head_only)
+            allowed = (~refreshing & (1 if i == 0 else ~head_only)
+                       & ~(pb_force & (entry.bank == pb_bank)))
+            col_allowed = allowed & ~(pb_force & pb_open & ~entry.write)
             direction = head_only | same_dir[i]
             col_time = col_ok.bit_select(entry.bank, 1) & Mux(
                 entry.write,
@@ -258,7 +286,7 @@ class HBMPseudoChannel(wiring.Component):
             r = Signal(name=f"row_cand{i}")
             p = Signal(name=f"row_pref{i}")
             m.d.comb += [
-                c.eq(allowed & hit[i] & col_time & direction),
+                c.eq(col_allowed & hit[i] & col_time & direction),
                 r.eq(allowed & valid[i] & (
                     (~is_open[i] & act_time)
                     | (is_open[i] & ~hit[i] & pre_time
@@ -270,6 +298,11 @@ class HBMPseudoChannel(wiring.Component):
             row_pref.append(p)
 
         col_fire, col_index = _first(m, col_cand, "col")
+        # Another queued request hits the row of the column command's bank.
+        other_hit = Signal()
+        m.d.comb += other_hit.eq(Cat(*[
+            hit[i] & (e.bank == entry_array[col_index].bank) & (col_index != i)
+            for i, e in enumerate(entries)]).any())
         pref_any, pref_index = _first(m, row_pref, "row_pref")
         row_any, any_index = _first(m, row_cand, "row_any")
         row_index = Signal.like(any_index)
@@ -292,15 +325,36 @@ class HBMPseudoChannel(wiring.Component):
                     & row_bus_ok & ~refreshing)
         idle_any, idle_bank = _first(m, list(idle_pre), "idle_pre")
 
+        # Per-bank refresh of ``pb_bank``: when no queued request needs it, or when forced.
+        pb_group = group_of(pb_bank)
+        pb_busy = Signal()
+        m.d.comb += pb_busy.eq(Cat(*[valid[i] & (e.bank == pb_bank)
+                                     for i, e in enumerate(entries)]).any())
+        pb_go = pb_want & (pb_force | ~pb_busy)
+        refpb_ready = Signal()
+        pb_pre_ready = Signal()
+        m.d.comb += [
+            refpb_ready.eq(pb_go & ~pb_open & act_ok.bit_select(pb_bank, 1)
+                           & act_grp_ok.bit_select(pb_group, 1) & (act_all_t == 0)
+                           & row_bus_ok),
+            pb_pre_ready.eq(pb_go & pb_open & pre_ok.bit_select(pb_bank, 1)
+                            & pre_grp_ok.bit_select(pb_group, 1) & row_bus_ok),
+        ]
+
         # -- decide the row command ------------------------------------------------------------
         row_entry = entry_array[row_index]
         act_fire = Signal()
         pre_fire = Signal()
         prea_fire = Signal()
         ref_fire = Signal()
+        refpb_fire = Signal()
         row_bank = Signal(bank_w)
         with m.If(refreshing):
             m.d.comb += [prea_fire.eq(prea_ready), ref_fire.eq(ref_ready)]
+        with m.Elif(refpb_ready):
+            m.d.comb += [refpb_fire.eq(1), row_bank.eq(pb_bank)]
+        with m.Elif(pb_pre_ready):
+            m.d.comb += [pre_fire.eq(1), row_bank.eq(pb_bank)]
         with m.Elif(row_any):
             m.d.comb += row_bank.eq(row_entry.bank)
             with m.If(bank_open.bit_select(row_entry.bank, 1)):
@@ -331,6 +385,12 @@ class HBMPseudoChannel(wiring.Component):
             m.d.sync += [self.phy.row_cmd.cmd.eq(RowCommand.PREA), bank_open.eq(0)]
         with m.If(ref_fire):
             m.d.sync += self.phy.row_cmd.cmd.eq(RowCommand.REF)
+        with m.If(refpb_fire):
+            m.d.sync += [
+                self.phy.row_cmd.cmd.eq(RowCommand.REFPB),
+                self.phy.row_cmd.bank.eq(pb_bank),
+                pb_bank.eq(pb_bank + 1),
+            ]
 
         # -- decide the column command ---------------------------------------------------------
         col_entry = entry_array[col_index]
@@ -343,12 +403,19 @@ class HBMPseudoChannel(wiring.Component):
         col_group = group_of(col_entry.bank)
         column = Cat(col_entry.burst, col_entry.col) if bursts > 1 else col_entry.col
         m.d.sync += self.phy.col_cmd.cmd.eq(ColCommand.NOP)
+        auto_pre = Signal()
+        if cfg.auto_precharge:
+            m.d.comb += auto_pre.eq(col_fire & col_last & ~other_hit)
+        m.d.sync += self.phy.col_cmd.ap.eq(0)
         with m.If(col_fire):
             m.d.sync += [
                 self.phy.col_cmd.cmd.eq(Mux(col_entry.write, ColCommand.WR, ColCommand.RD)),
                 self.phy.col_cmd.bank.eq(col_entry.bank),
                 self.phy.col_cmd.col.eq(column),
+                self.phy.col_cmd.ap.eq(auto_pre),
             ]
+        with m.If(auto_pre):
+            m.d.sync += bank_open.bit_select(col_entry.bank, 1).eq(0)
 
         # -- timer loads -------------------------------------------------------------------------
         for b in range(banks):
@@ -357,9 +424,16 @@ class HBMPseudoChannel(wiring.Component):
             timers.load(act_t[b], this_act, t.tRC)
             timers.load(act_t[b], this_pre, t.tRP)
             timers.load(act_t[b], ref_fire, t.tRFC)
+            timers.load(act_t[b], refpb_fire & (pb_bank == b), t.tRFCpb)
             timers.load(col_t[b], this_act, t.tRCD)
             timers.load(pre_t[b], this_act, t.tRAS)
             timers.load(pre_t[b], wr_fire & (col_entry.bank == b), wde + t.tWR)
+            if cfg.auto_precharge:
+                # ACT no sooner than tRP after the internal precharge (see the docstring).
+                own = Mux(col_entry.write, wde + t.tWR, t.tRTP_L)
+                start = Mux(pre_t[b] > own, pre_t[b], own)
+                timers.load_value(act_t[b], auto_pre & (col_entry.bank == b),
+                                  start + (t.tRP - 1))
         for g in range(groups):
             same_row_group = row_group == g
             same_col_group = col_group == g
@@ -370,6 +444,7 @@ class HBMPseudoChannel(wiring.Component):
             timers.load(rd_grp_t[g], wr_fire & same_col_group, wde + t.tWTR_L)
             timers.load(wr_grp_t[g], wr_fire & same_col_group, t.tCCD_L)
         timers.load(act_all_t, act_fire, t.tRRD_S)
+        timers.load(act_all_t, refpb_fire, t.tRREFD)
         timers.load(rd_all_t, rd_fire, t.tCCD_S)
         timers.load(rd_all_t, wr_fire, wde + t.tWTR_S)
         timers.load(wr_all_t, wr_fire, t.tCCD_S)
@@ -381,10 +456,11 @@ class HBMPseudoChannel(wiring.Component):
 
         # -- refresh state -----------------------------------------------------------------------
         owed_next = Signal.like(owed)
-        m.d.comb += owed_next.eq(owed + refi_tick - ref_fire)
+        m.d.comb += owed_next.eq(owed + refi_tick - ref_fire - refpb_fire)
         m.d.sync += owed.eq(owed_next)
-        want_refresh = (owed >= cfg.refresh_postpone) | ((owed != 0) & (count == 0))
-        m.d.sync += refreshing.eq(Mux(refreshing, owed_next != 0, want_refresh))
+        if not per_bank:
+            want_refresh = (owed >= cfg.refresh_postpone) | ((owed != 0) & (count == 0))
+            m.d.sync += refreshing.eq(Mux(refreshing, owed_next != 0, want_refresh))
 
         # -- accept requests ---------------------------------------------------------------------
         free = Signal(slots, init=(1 << slots) - 1)

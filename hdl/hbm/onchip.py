@@ -4,8 +4,8 @@
 :class:`~amaranth.lib.memory.Memory` of ``banks x rows x columns`` bursts. A WR seen on the
 column bus in cycle ``c`` takes its data from ``phy.wrdata`` in cycles ``c + CWL ..`` (the JEDEC
 mask keeps bytes); an RD returns its burst on ``phy.rddata`` from cycle ``c + read_latency``,
-``data_rate`` beats per cycle. Row commands (ACT, PRE, REF) are accepted and ignored: the model
-does not check timing, the controller keeps it anyway.
+``data_rate`` beats per cycle. Row commands (ACT, PRE, REF) and the auto-precharge bit are
+accepted and ignored: the model does not check timing, the controller keeps it anyway.
 
 :class:`HBMOnChipSystem` is the pseudo-channel controller wired to the model: the ``hbm_pc``
 block of the ``fpga`` configuration.

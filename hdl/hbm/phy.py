@@ -8,7 +8,9 @@ All four members are plain ``data.Struct`` signals, not streams: a PHY cannot pu
     ``cmd`` (:class:`RowCommand`), ``bank``, ``row``. ``row`` is meaningful for ``ACT``,
     ``bank`` for ``ACT``, ``PRE`` and ``REFPB``.
 ``col_cmd`` (controller to PHY)
-    ``cmd`` (:class:`ColCommand`), ``bank``, ``col``: one burst of ``burst_length`` beats.
+    ``cmd`` (:class:`ColCommand`), ``bank``, ``col``: one burst of ``burst_length`` beats;
+    ``ap`` set makes an RD an RDA, a WR a WRA (auto-precharge: the bank closes by itself at
+    ``max(RD + tRTP_L, ACT + tRAS)``, ``max(WR + CWL + burst + tWR, ACT + tRAS)``).
 ``wrdata`` (controller to PHY)
     ``valid``, ``data``, ``mask``: ``data_rate`` beats per cycle (128 bits for a 64-bit
     pseudo-channel at DDR), the first beat in the low bits. A ``WR`` seen on ``col_cmd`` in
@@ -67,6 +69,7 @@ def col_command_layout(geometry):
         "cmd": ColCommand,
         "bank": _bits(geometry.banks),
         "col": _bits(geometry.columns),
+        "ap": 1,
     })
 
 

@@ -15,6 +15,11 @@ error. No read can observe the array between the two steps: ``tWTR`` keeps every
 same bank group more than ``CWL + burst_cycles`` cycles after the WR.
 
 Cycles are counted from the first cycle after reset, which is cycle 0 of the model.
+
+With ``raise_violations=False`` (negative tests: a controller built with wrong timing on
+purpose) a violation is recorded in :attr:`HBMDevice.violations` instead, and the wrapper stops
+checking (the model was left as before the offending command, so later commands would only
+cascade); read data is no longer driven.
 """
 
 import numpy as np
@@ -28,7 +33,7 @@ from hdl.hbm.phy import (
     row_command_layout,
     write_data_layout,
 )
-from verif.models.hbm_device import Command, HBMDeviceModel
+from verif.models.hbm_device import Command, HBMDeviceModel, TimingViolation
 
 from ..payload import decode, encode
 
@@ -37,7 +42,8 @@ __all__ = ["HBMDevice", "PHYProtocolError"]
 _ROW = {RowCommand.ACT.value: Command.ACT, RowCommand.PRE.value: Command.PRE,
         RowCommand.PREA.value: Command.PREA, RowCommand.REF.value: Command.REF,
         RowCommand.REFPB.value: Command.REFPB}
-_COL = {ColCommand.RD.value: Command.RD, ColCommand.WR.value: Command.WR}
+_COL = {(ColCommand.RD.value, 0): Command.RD, (ColCommand.WR.value, 0): Command.WR,
+        (ColCommand.RD.value, 1): Command.RDA, (ColCommand.WR.value, 1): Command.WRA}
 
 
 class PHYProtocolError(AssertionError):
@@ -64,9 +70,14 @@ class HBMDevice:
         Timing (``HBMTiming``) and organisation (``HBMGeometry``) of the pseudo-channel.
     prefix : str
         Prefix of the PHY ports (``phy``).
+    raise_violations : bool
+        Raise a :class:`~verif.models.hbm_device.TimingViolation` (failing the test) as soon
+        as it happens, or record it in :attr:`violations` and stop checking.
     """
 
-    def __init__(self, dut, clock, reset, timing, geometry, *, prefix="phy"):
+    def __init__(self, dut, clock, reset, timing, geometry, *, prefix="phy",
+                 raise_violations=True):
+        self.raise_violations = raise_violations
         self.clock = clock
         self.reset = reset
         self.timing = timing
@@ -92,6 +103,7 @@ class HBMDevice:
         self.log_commands = False
         self._read_beats = {}     # cycle -> beat integer to drive in that cycle
         self._write_beats = {}    # cycle -> (write record, beat index)
+        self.violations = []      # TimingViolation, when raise_violations is off
 
     async def run(self):
         """Check and serve the PHY forever (start with ``cocotb.start_soon``)."""
@@ -105,7 +117,15 @@ class HBMDevice:
                 self.rddata.value = 0
                 continue
             self._in_reset = False
-            self._step()
+            if self.violations:
+                self.rddata.value = 0
+                continue
+            try:
+                self._step()
+            except TimingViolation as violation:
+                if self.raise_violations:
+                    raise
+                self.violations.append(violation)
 
     def _step(self):
         c = self.cycle
@@ -126,21 +146,22 @@ class HBMDevice:
             if self.log_commands:
                 self.commands.append((c, cmd, bank, row["row"], None))
         if col["cmd"] != ColCommand.NOP.value:
-            if col["cmd"] not in _COL:
+            if (col["cmd"], col["ap"]) not in _COL:
                 raise PHYProtocolError(f"cycle {c}: unknown column command {col['cmd']}")
-            cmd = _COL[col["cmd"]]
+            cmd = _COL[col["cmd"], col["ap"]]
             bank, column = col["bank"], col["col"]
-            if cmd is Command.RD:
+            if cmd in (Command.RD, Command.RDA):
                 burst = self.model.issue(c, cmd, bank=bank, col=column)
                 raw = burst.data.tobytes()
                 for j in range(self.timing.burst_cycles):
                     beat = raw[j * self.beat_bytes:(j + 1) * self.beat_bytes]
                     self._read_beats[c + self.timing.CL + j] = int.from_bytes(beat, "little")
             else:
+                row_open = self.model.open_row(bank)   # a WRA closes it
                 self.model.issue(c, cmd, bank=bank, col=column,
                                  data=bytes(self.geometry.bytes_per_access),
                                  mask=(1 << self.geometry.bytes_per_access) - 1)
-                record = {"bank": bank, "row": self.model.open_row(bank), "col": column,
+                record = {"bank": bank, "row": row_open, "col": column,
                           "cycle": c, "beats": []}
                 for j in range(self.timing.burst_cycles):
                     self._write_beats[c + self.timing.CWL + j] = (record, j)

@@ -21,14 +21,16 @@ from cocotb.triggers import ClockCycles, RisingEdge
 
 from hdl.hbm.config import HBMControllerConfig, controller_config
 from hdl.hbm.frontend import MemOp, request_layout, response_layout
+from hdl.hbm.stack import HBMStackConfig
 from hdl.hbm.timing import HBM2_DRAMSIM3, HBM2E_3200, HBMGeometry
 
 from ..scoreboard import Scoreboard
 from ..stream import CycleCounter, StreamMonitor, StreamSink, StreamSource
 from .device import HBMDevice
 
-__all__ = ["HBMTB", "DESIGNS", "design_config", "params_from_env", "soak_factor",
-           "address_of"]
+__all__ = ["HBMTB", "DESIGNS", "DEVICE_TIMING", "STACK_DESIGNS", "design_config",
+           "device_timing", "stack_design",
+           "params_from_env", "soak_factor", "address_of"]
 
 # Refresh every 1000 cycles instead of 3900 so that short tests cross many intervals.
 _FAST_REFRESH = dataclasses.replace(HBM2_DRAMSIM3, name="HBM2_DRAMsim3_fast_refresh",
@@ -46,13 +48,57 @@ DESIGNS = {
     "small-fcfs-closed": HBMControllerConfig(
         timing=_FAST_REFRESH, geometry=HBMGeometry(rows=64), queue_depth=8,
         scheduler="fcfs", page_policy="closed", refresh_postpone=2, id_width=6),
+    # As ``small`` with per-bank refresh (a REFPB every 60 cycles, at most 2 owed) and
+    # auto-precharge.
+    "small-pb": HBMControllerConfig(timing=_FAST_REFRESH, geometry=HBMGeometry(rows=64),
+                                    queue_depth=8, starvation_cap=64, refresh_postpone=2,
+                                    id_width=6, refresh="per_bank", auto_precharge=True),
+    # Benchmarks: all-bank refresh paid every tREFI (no postponement), so that any window
+    # longer than tREFI holds refreshes at their steady rate; auto-precharge on.
     "bench-hbm2": HBMControllerConfig(timing=HBM2_DRAMSIM3, queue_depth=32,
-                                      write_high=28, write_low=4),
+                                      write_high=28, write_low=4, refresh_postpone=1,
+                                      auto_precharge=True),
+    "bench-hbm2-pb": HBMControllerConfig(timing=HBM2_DRAMSIM3, queue_depth=32,
+                                         write_high=28, write_low=4, refresh="per_bank",
+                                         auto_precharge=True),
     "bench-hbm2-fcfs": HBMControllerConfig(timing=HBM2_DRAMSIM3, queue_depth=32,
-                                           scheduler="fcfs"),
+                                           scheduler="fcfs", refresh_postpone=1),
     "bench-hbm2e": HBMControllerConfig(timing=HBM2E_3200, queue_depth=32,
-                                       write_high=28, write_low=4),
+                                       write_high=28, write_low=4, refresh_postpone=1,
+                                       auto_precharge=True),
 }
+
+
+#: Designs whose controller is built with a wrong timing on purpose, and the true timing the
+#: device model checks them against (negative tests: the model must catch the controller).
+DEVICE_TIMING = {
+    # tRCD 10 in the controller, 14 in the device: the first RD after an ACT is too early.
+    "small-bad-trcd": _FAST_REFRESH,
+}
+DESIGNS["small-bad-trcd"] = dataclasses.replace(
+    DESIGNS["small"], timing=dataclasses.replace(_FAST_REFRESH, name="bad_tRCD", tRCD=10))
+
+
+def device_timing(name):
+    """Return the timing the device model of design ``name`` checks against."""
+    return DEVICE_TIMING.get(name, design_config(name).timing)
+
+
+#: Stack configurations the stack tests build, by name: 2 pseudo-channels of
+#: ``small-fcfs-closed`` (the only test of that controller configuration, to keep the number
+#: of distinct builds down), a device model on each.
+STACK_DESIGNS = {
+    "stack2": HBMStackConfig(channel=DESIGNS["small-fcfs-closed"], channels=2),
+}
+
+
+def stack_design(name):
+    """Return the stack configuration called ``name`` in :data:`STACK_DESIGNS`."""
+    try:
+        return STACK_DESIGNS[name]
+    except KeyError:
+        raise ValueError(f"design must be one of {', '.join(STACK_DESIGNS)}, "
+                         f"not {name!r}") from None
 
 
 def design_config(name):
@@ -99,14 +145,27 @@ class HBMTB:
     stress : bool
         Random valid gaps on ``req`` and random backpressure on ``resp``, probabilities drawn
         from the seed; otherwise both are always ready.
+    device : bool
+        Put the JEDEC-checking device model on the PHY ports (otherwise the design has its
+        own memory behind the PHY, e.g. the on-chip model).
+    timing : HBMTiming, optional
+        The timing the device model checks; the controller's own if omitted.
+    raise_violations : bool
+        Passed to :class:`~verif.hbm.device.HBMDevice`.
+    stack : HBMStackConfig, optional
+        Test an :class:`~hdl.hbm.stack.HBMStack` of ``config`` controllers instead: the
+        image covers the whole stack, and with ``memory="phy"`` a device model sits on every
+        ``phy<c>`` port group.
     """
 
-    def __init__(self, dut, config, *, stress=True, device=True):
+    def __init__(self, dut, config, *, stress=True, device=True, timing=None,
+                 raise_violations=True, stack=None):
         self.dut = dut
         self.config = config
+        self.stack = stack
         self.rng = random.Random(cocotb.RANDOM_SEED)
         self.np_rng = np.random.default_rng(cocotb.RANDOM_SEED)
-        self.req_layout = request_layout(addr_width=config.addr_width,
+        self.req_layout = request_layout(addr_width=(stack or config).addr_width,
                                          id_width=config.id_width,
                                          line_bytes=config.line_bytes)
         self.resp_layout = response_layout(id_width=config.id_width,
@@ -126,12 +185,21 @@ class HBMTB:
                                ready_prob=resp_prob, reset=rst)
         self.monitors = [StreamMonitor(dut, "req", clk, self.req_layout, reset=rst),
                          StreamMonitor(dut, "resp", clk, self.resp_layout, reset=rst)]
-        self.device = (HBMDevice(dut, clk, rst, config.timing, config.geometry) if device
-                       else None)
+        if stack is not None:
+            self.capacity = stack.channels * config.geometry.capacity_bytes
+            prefixes = ([f"phy{c}" for c in range(stack.channels)] if stack.memory == "phy"
+                        else [])
+        else:
+            self.capacity = config.geometry.capacity_bytes
+            prefixes = ["phy"] if device else []
+        self.devices = [HBMDevice(dut, clk, rst, timing or config.timing, config.geometry,
+                                  prefix=prefix, raise_violations=raise_violations)
+                        for prefix in prefixes]
+        self.device = self.devices[0] if len(self.devices) == 1 and stack is None else None
         self._clear()
 
     def _clear(self):
-        self.image = np.zeros(self.config.geometry.capacity_bytes, dtype=np.uint8)
+        self.image = np.zeros(self.capacity, dtype=np.uint8)
         self.scoreboard = Scoreboard("HBM read responses")
         self.free_ids = collections.deque(range(1 << self.config.id_width))
         self.sent = 0
@@ -149,8 +217,8 @@ class HBMTB:
         cocotb.start_soon(self.resp.run(self.counter))
         for monitor in self.monitors:
             cocotb.start_soon(monitor.run(self.counter))
-        if self.device is not None:
-            cocotb.start_soon(self.device.run())
+        for device in self.devices:
+            cocotb.start_soon(device.run())
         cocotb.start_soon(self._watch())
         await self.reset()
 
@@ -179,8 +247,8 @@ class HBMTB:
                     self.read_start[payload["id"]] = self.counter.cycle
                 for name, (count, _cycle, _busy) in list(self.marks.items()):
                     if count == self.accepted:
-                        busy = (None if self.device is None
-                                else self.device.model.data_bus_busy_cycles)
+                        busy = (sum(d.model.data_bus_busy_cycles for d in self.devices)
+                                if self.devices else None)
                         self.marks[name] = (count, self.counter.cycle, busy)
             if int(dut.resp__valid.value) and int(dut.resp__ready.value):
                 word = dut.resp__payload.value.to_unsigned()
@@ -237,9 +305,9 @@ class HBMTB:
         bursts = self.sent * self.config.bursts_per_line
 
         def issued():
-            if self.device is None:
+            if not self.devices:
                 return bursts
-            return self.device.model.reads + self.device.model.writes
+            return sum(d.model.reads + d.model.writes for d in self.devices)
 
         while not self.req.idle or self.scoreboard.outstanding or issued() < bursts:
             if self.counter.cycle > deadline:
@@ -263,14 +331,17 @@ class HBMTB:
         cfg = self.config
         geo = cfg.geometry
         lines = geo.capacity_bytes // cfg.line_bytes
-        model = self.device.model
-        for index in range(lines):
-            addr = index * cfg.line_bytes
-            bank, row, col = cfg.decode(addr)
-            got = b"".join(model.peek(bank, row, col + k).tobytes()
-                           for k in range(cfg.bursts_per_line))
-            want = self.image[addr:addr + cfg.line_bytes].tobytes()
-            assert got == want, f"line at {addr:#x} (bank {bank} row {row} col {col}) differs"
+        for channel, device in enumerate(self.devices):
+            model = device.model
+            for index in range(lines):
+                local = index * cfg.line_bytes
+                addr = local if self.stack is None else self.stack.join(channel, local)
+                bank, row, col = cfg.decode(local)
+                got = b"".join(model.peek(bank, row, col + k).tobytes()
+                               for k in range(cfg.bursts_per_line))
+                want = self.image[addr:addr + cfg.line_bytes].tobytes()
+                assert got == want, (f"line at {addr:#x} (channel {channel} bank {bank} row "
+                                     f"{row} col {col}) differs")
 
 
 def _decode_fields(layout, word, names):

@@ -14,7 +14,14 @@ import numpy as np
 from cocotb.triggers import ClockCycles
 
 from hdl.hbm.frontend import MemOp
-from verif.hbm.tb import HBMTB, address_of, design_config, params_from_env, soak_factor
+from verif.hbm.tb import (
+    HBMTB,
+    address_of,
+    design_config,
+    device_timing,
+    params_from_env,
+    soak_factor,
+)
 
 READ, WRITE = MemOp.READ, MemOp.WRITE
 
@@ -22,6 +29,32 @@ READ, WRITE = MemOp.READ, MemOp.WRITE
 def _tb(dut, *, stress=True):
     params = params_from_env()
     return HBMTB(dut, design_config(params["design"]), stress=stress), params
+
+
+@cocotb.test()
+async def test_wrong_timing_caught(dut):
+    """Negative test: a controller built with a too-short timing must be caught by the model.
+
+    ``BRGPU_PARAMS`` names a design of :data:`verif.hbm.tb.DEVICE_TIMING` and the rule
+    (``expect_rule``) the device model, checking the true timing, must report.
+    """
+    params = params_from_env()
+    name = params["design"]
+    tb = HBMTB(dut, design_config(name), timing=device_timing(name), raise_violations=False)
+    assert tb.device.timing != tb.config.timing, "the design's timing is not wrong"
+    await tb.start()
+    cfg = tb.config
+    for line in range(4):
+        await tb.send(READ, address_of(cfg, 2 * line, 1, line))
+    for _ in range(500):
+        if tb.device.violations:
+            break
+        await ClockCycles(dut.clk, 1)
+    assert tb.device.violations, "the device model accepted a controller with wrong timing"
+    violation = tb.device.violations[0]
+    dut._log.info("caught as expected: %s", violation)
+    assert violation.rule == params["expect_rule"], violation
+    assert str(violation).startswith(f"{params['expect_rule']} violated"), violation
 
 
 def _random_requests(tb, count):
@@ -80,19 +113,33 @@ async def test_refresh_long_run(dut):
     """Traffic and idle stretches over many refresh intervals: refresh is never late."""
     tb, _ = _tb(dut)
     await tb.start()
-    t = tb.config.timing
+    cfg = tb.config
+    t, banks = cfg.timing, cfg.geometry.banks
+    tb.device.log_commands = True
     for _ in range(3 * soak_factor()):
         await tb.run(_random_requests(tb, 120))
         await tb.drain(120 * 200 + 5000)
         await ClockCycles(dut.clk, int(tb.np_rng.integers(t.tREFI // 2, 3 * t.tREFI)))
     await ClockCycles(dut.clk, 2 * t.tREFI)
     model = tb.device.model
-    model.check_refresh(tb.device.cycle)
+    cycle = tb.device.cycle
+    model.check_refresh(cycle)
     # Idle for two intervals at the end: the controller is at most one refresh behind.
-    assert model.refreshes_owed(tb.device.cycle, 0) <= 1, model.refreshes_owed(
-        tb.device.cycle, 0)
-    assert model.refreshes >= tb.device.cycle // t.tREFI - 1
-    dut._log.info("%d cycles, %d refreshes", tb.device.cycle, model.refreshes)
+    owed = [model.refreshes_owed(cycle, bank) for bank in range(banks)]
+    assert max(owed) <= 1, owed
+    if cfg.refresh == "per_bank":
+        # One REFPB owed every tREFIpb, never skipped, to the banks in turn; no REF.
+        refpb = [bank for _, cmd, bank, _, _ in tb.device.commands if cmd.name == "REFPB"]
+        assert model.refreshes == 0, model.refreshes
+        assert len(refpb) == model.refreshes_per_bank
+        assert model.refreshes_per_bank >= cycle // t.tREFIpb - 1, (
+            model.refreshes_per_bank, cycle // t.tREFIpb)
+        assert refpb == [k % banks for k in range(len(refpb))], refpb[:40]
+    else:
+        assert model.refreshes >= cycle // t.tREFI - 1
+        assert model.refreshes_per_bank == 0
+    dut._log.info("%d cycles, %d REF, %d REFPB", cycle, model.refreshes,
+                  model.refreshes_per_bank)
 
 
 @cocotb.test()
@@ -127,6 +174,9 @@ async def test_unloaded_latency(dut):
     # line buffer read (1): see docs/hbm.md.
     hit = 1 + 1 + t.tCCD_L * (cfg.bursts_per_line - 1) + t.CL + t.burst_cycles + 1
     expected = {"hit": hit, "closed": hit + t.tRCD, "conflict": hit + t.tRCD + t.tRP}
+    if cfg.auto_precharge:
+        # The lone read closed its row with an RDA: the next one always finds it closed.
+        expected.update(hit=hit + t.tRCD, conflict=hit + t.tRCD)
     dut._log.info("unloaded latency %s, expected %s", result, expected)
     assert result == expected, (result, expected)
     _report(result)
@@ -181,7 +231,8 @@ async def test_efficiency(dut):
         "busy_cycles": b1 - b0, "efficiency": (b1 - b0) / (c1 - c0),
         "latency_avg": float(latencies.mean()) if latencies.size else None,
         "latency_p99": float(np.percentile(latencies, 99)) if latencies.size else None,
-        "acts": model.acts, "refreshes": model.refreshes, "cycles": tb.device.cycle,
+        "acts": model.acts, "refreshes": model.refreshes,
+        "refreshes_per_bank": model.refreshes_per_bank, "cycles": tb.device.cycle,
     }
     dut._log.info("%s", result)
     if params.get("trace"):
@@ -189,6 +240,14 @@ async def test_efficiency(dut):
             for cycle, cmd, bank, row, col in tb.device.commands:
                 out.write(f"{cycle} {cmd.name} {bank} {row} {col}\n")
     assert c1 > c0 and 0 < result["efficiency"] <= 1
+    # Refresh kept up under saturating traffic: never more owed than the postponement allows.
+    cfg, t, cycles = tb.config, tb.config.timing, tb.device.cycle
+    if cfg.refresh == "per_bank":
+        assert model.refreshes_per_bank >= cycles // t.tREFIpb - cfg.refresh_postpone - 2, (
+            model.refreshes_per_bank, cycles // t.tREFIpb)
+    else:
+        assert model.refreshes >= cycles // t.tREFI - cfg.refresh_postpone - 1, (
+            model.refreshes, cycles // t.tREFI)
     _report(result)
 
 
