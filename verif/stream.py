@@ -146,6 +146,8 @@ class StreamSink(_StreamPort):
         Source of the backpressure pattern.
     ready_prob : float
         Probability that ``ready`` is high in a given cycle (1.0: no backpressure).
+
+    Setting :attr:`paused` holds ``ready`` low until it is cleared (to fill a design up).
     """
 
     def __init__(self, dut, prefix, clock, layout, *, rng, ready_prob=1.0, reset=None):
@@ -157,6 +159,7 @@ class StreamSink(_StreamPort):
         self.received = collections.deque()
         self.count = 0
         self.last_handshake = None
+        self.paused = False
         self._ready = False
         self.ready.value = 0
 
@@ -173,7 +176,7 @@ class StreamSink(_StreamPort):
                 self.count += 1
                 if counter is not None:
                     self.last_handshake = counter.cycle
-            self._ready = self.rng.random() < self.ready_prob
+            self._ready = not self.paused and self.rng.random() < self.ready_prob
             self.ready.value = int(self._ready)
 
 

@@ -38,6 +38,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..config import TensorCoreConfig
+from .skew import skew
 
 __all__ = ["TensorCore", "operand_layouts", "result_layout"]
 
@@ -136,31 +137,16 @@ class TensorCore(wiring.Component):
         m.d.comb += fire.eq(self.a.valid & self.b.valid & ~blocked)
 
         # Skew registers: row i of A is delayed by i cycles, column j of B by j cycles.
-        def skew(name, value, depth, shape):
-            stage = value
-            for n in range(depth):
-                reg = Signal(shape, name=f"{name}_skew{n}", reset_less=True)
-                m.d.sync += reg.eq(stage)
-                stage = reg
-            return stage
-
-        def skew_flag(name, value, depth):
-            stage = value
-            for n in range(depth):
-                reg = Signal(name=f"{name}_skew{n}")
-                m.d.sync += reg.eq(stage)
-                stage = reg
-            return stage
-
         a_vec = data.ArrayLayout(operand, kpb)
         west = []   # (data, valid, last) entering each row
         for i in range(rows):
             west.append((
-                skew(f"a{i}", self.a.payload.data[i], i, a_vec),
-                skew_flag(f"a{i}_valid", fire, i),
-                skew_flag(f"a{i}_last", self.a.payload.last, i),
+                skew(m, self.a.payload.data[i], i, name=f"a{i}", shape=a_vec),
+                skew(m, fire, i, name=f"a{i}_valid", reset_less=False),
+                skew(m, self.a.payload.last, i, name=f"a{i}_last", reset_less=False),
             ))
-        north = [skew(f"b{j}", self.b.payload.data[j], j, a_vec) for j in range(cols)]
+        north = [skew(m, self.b.payload.data[j], j, name=f"b{j}", shape=a_vec)
+                 for j in range(cols)]
 
         # The processing elements.
         results = [[None] * cols for _ in range(rows)]

@@ -39,6 +39,7 @@ from amaranth.lib.wiring import In, Out
 
 from .fp import NEG_ZERO, decode_operand, fp_add, fp_multiply, internal_layout
 from .fp_config import FPTensorCoreConfig, Precision
+from .skew import skew
 
 __all__ = ["FPTensorCore", "fp_operand_layouts", "fp_result_layout"]
 
@@ -139,14 +140,6 @@ class FPTensorCore(wiring.Component):
         # Decode at the edge, then skew: row i of A by i cycles, column j of B by j cycles.
         precision = self.b.payload.precision
 
-        def skew(name, value, depth, shape, reset_less):
-            stage = value
-            for n in range(depth):
-                reg = Signal(shape, name=f"{name}_skew{n}", reset_less=reset_less)
-                m.d.sync += reg.eq(stage)
-                stage = reg
-            return stage
-
         phase_shape = phase.shape()
         west = []
         for i in range(rows):
@@ -154,18 +147,18 @@ class FPTensorCore(wiring.Component):
                                      significand_width=width, precisions=cfg.precisions,
                                      name=f"dec_a{i}")
             west.append({
-                "operand": skew(f"a{i}", decoded, i, operand, True),
-                "valid": skew(f"a{i}_valid", fire, i, 1, False),
-                "first": skew(f"a{i}_first", first_step, i, 1, True),
-                "last": skew(f"a{i}_last", last_step, i, 1, True),
-                "phase": skew(f"a{i}_phase", phase, i, phase_shape, True),
+                "operand": skew(m, decoded, i, name=f"a{i}", shape=operand),
+                "valid": skew(m, fire, i, name=f"a{i}_valid", reset_less=False),
+                "first": skew(m, first_step, i, name=f"a{i}_first"),
+                "last": skew(m, last_step, i, name=f"a{i}_last"),
+                "phase": skew(m, phase, i, name=f"a{i}_phase", shape=phase_shape),
             })
         north = []
         for j in range(cols):
             decoded = decode_operand(m, self.b.payload.data[j], precision,
                                      significand_width=width, precisions=cfg.precisions,
                                      name=f"dec_b{j}")
-            north.append(skew(f"b{j}", decoded, j, operand, True))
+            north.append(skew(m, decoded, j, name=f"b{j}", shape=operand))
 
         # The processing elements.
         results = [[None] * cols for _ in range(rows)]

@@ -1,7 +1,5 @@
 """cocotb testbench of the cache slice: clock, reset, five streams, memory model, scoreboard."""
 
-import json
-import os
 import random
 
 import cocotb
@@ -20,6 +18,7 @@ from hdl.cache import (
 )
 from verif.models.cache import CacheModel, CacheModelConfig, Op
 
+from ..params import params_from_env, soak_factor
 from ..payload import decode
 from ..scoreboard import Scoreboard
 from ..stream import CycleCounter, StreamMonitor, StreamSink, StreamSource
@@ -35,9 +34,6 @@ _MODEL_OP = {CacheOp.READ: Op.READ, CacheOp.WRITE: Op.WRITE,
              CacheOp.FLUSH_ALL: Op.FLUSH_ALL, CacheOp.INVALIDATE_ALL: Op.INVALIDATE_ALL}
 
 
-def params_from_env():
-    """Return the parameters the runner passed in ``BRGPU_PARAMS``."""
-    return json.loads(os.environ.get("BRGPU_PARAMS", "{}"))
 
 
 def config_from_env():
@@ -53,9 +49,6 @@ def model_config(config):
                             seed=config.seed, addr_width=config.addr_width)
 
 
-def soak_factor():
-    """Return how many times longer random tests run: ``SOAK`` (default 1)."""
-    return max(1, int(os.environ.get("SOAK", "1") or "1"))
 
 
 class CacheTB:

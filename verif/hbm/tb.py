@@ -10,8 +10,6 @@ response handshake, and the data-bus busy cycles of the device model at chosen p
 
 import collections
 import dataclasses
-import json
-import os
 import random
 
 import cocotb
@@ -24,6 +22,7 @@ from hdl.hbm.frontend import MemOp, request_layout, response_layout
 from hdl.hbm.stack import HBMStackConfig
 from hdl.hbm.timing import HBM2_DRAMSIM3, HBM2E_3200, HBMGeometry
 
+from ..params import params_from_env, soak_factor
 from ..scoreboard import Scoreboard
 from ..stream import CycleCounter, StreamMonitor, StreamSink, StreamSource
 from .device import HBMDevice
@@ -109,14 +108,8 @@ def design_config(name):
         raise ValueError(f"design must be one of {', '.join(DESIGNS)}, not {name!r}") from None
 
 
-def params_from_env():
-    """Return the parameters the runner passed in ``BRGPU_PARAMS``."""
-    return json.loads(os.environ.get("BRGPU_PARAMS", "{}"))
 
 
-def soak_factor():
-    """Return how many times longer random tests run: ``SOAK`` (default 1)."""
-    return max(1, int(os.environ.get("SOAK", "1") or "1"))
 
 
 def address_of(config, bank, row, line):

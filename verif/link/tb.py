@@ -1,8 +1,6 @@
 """cocotb testbench of two die-to-die link ends talking across the wire-channel model."""
 
 import collections
-import json
-import os
 import random
 
 import cocotb
@@ -13,6 +11,7 @@ from cocotb.triggers import ClockCycles, RisingEdge
 from hdl.link.d2d import NUM_VCS, D2DConfig, status_layout
 from hdl.link.d2d.flit import LinkState, vc_payload_layout
 
+from ..params import params_from_env, soak_factor
 from ..payload import decode
 from ..scoreboard import Scoreboard
 from ..stream import CycleCounter, StreamMonitor, StreamSink, StreamSource
@@ -24,9 +23,6 @@ ENDS = ("a", "b")
 VC_NAMES = ("req", "rsp")
 
 
-def params_from_env():
-    """Return the parameters the runner passed in ``BRGPU_PARAMS``."""
-    return json.loads(os.environ.get("BRGPU_PARAMS", "{}"))
 
 
 def config_from_env():
@@ -36,9 +32,6 @@ def config_from_env():
     return D2DConfig(**{k: v for k, v in params.items() if k in names})
 
 
-def soak_factor():
-    """Return how many times longer random tests run: ``SOAK`` (default 1)."""
-    return max(1, int(os.environ.get("SOAK", "1") or "1"))
 
 
 class LinkTB:

@@ -2,15 +2,13 @@
 
 Every node ``n`` and virtual channel ``v`` of :class:`hdl.link.noc.Mesh` has a
 :class:`~verif.stream.StreamSource` on ``inject__n__v`` (random valid gaps), a
-:class:`GatedSink` on ``eject__n__v`` (random ready backpressure, and a switch that holds
-``ready`` low), and a :class:`~verif.stream.StreamMonitor` on both. A :class:`HandshakeLog`
-records the cycle of every handshake so that latencies can be counted. Delivery is checked
-against the cycle-free reference :mod:`verif.models.noc`.
+:class:`~verif.stream.StreamSink` on ``eject__n__v`` (random ready backpressure, and
+``paused`` to hold ``ready`` low), and a :class:`~verif.stream.StreamMonitor` on both.
+A :class:`HandshakeLog` records the cycle of every handshake so that latencies can be
+counted. Delivery is checked against the cycle-free reference :mod:`verif.models.noc`.
 """
 
 import collections
-import json
-import os
 import random
 
 import cocotb
@@ -20,16 +18,13 @@ from cocotb.triggers import ClockCycles, RisingEdge
 from hdl.link.noc import MeshConfig, flit_layout
 from verif.models.noc import Packet, check_delivery, expected_delivery
 
-from ..payload import decode
+from ..params import params_from_env, soak_factor
 from ..stream import CycleCounter, StreamMonitor, StreamSink, StreamSource
 
-__all__ = ["MeshTB", "GatedSink", "HandshakeLog", "config_from_env", "params_from_env",
+__all__ = ["MeshTB", "HandshakeLog", "config_from_env", "params_from_env",
            "soak_factor"]
 
 
-def params_from_env():
-    """Return the parameters the runner passed in ``BRGPU_PARAMS``."""
-    return json.loads(os.environ.get("BRGPU_PARAMS", "{}"))
 
 
 def config_from_env():
@@ -40,38 +35,11 @@ def config_from_env():
     return MeshConfig(**fields)
 
 
-def soak_factor():
-    """Return how many times longer random tests run: ``SOAK`` (default 1)."""
-    return max(1, int(os.environ.get("SOAK", "1") or "1"))
 
 
 def _bit(handle):
     value = handle.value
     return bool(int(value)) if value.is_resolvable else False
-
-
-class GatedSink(StreamSink):
-    """A :class:`~verif.stream.StreamSink` whose ``ready`` can be held low with :attr:`paused`."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.paused = False
-
-    async def run(self, counter=None):
-        """Accept beats forever (start with ``cocotb.start_soon``)."""
-        while True:
-            await RisingEdge(self.clock)
-            if self._in_reset():
-                self._ready = False
-                self.ready.value = 0
-                continue
-            if self._ready and _bit(self.valid):
-                self.received.append(decode(self.layout, self.payload.value.to_unsigned()))
-                self.count += 1
-                if counter is not None:
-                    self.last_handshake = counter.cycle
-            self._ready = not self.paused and self.rng.random() < self.ready_prob
-            self.ready.value = int(self._ready)
 
 
 class HandshakeLog:
@@ -140,7 +108,7 @@ class MeshTB:
                 inject, eject = f"inject__{n}__{v}", f"eject__{n}__{v}"
                 self.sources[n, v] = StreamSource(dut, inject, clk, self.layout, rng=self.rng,
                                                   valid_prob=valid_prob, reset=rst)
-                self.sinks[n, v] = GatedSink(dut, eject, clk, self.layout, rng=self.rng,
+                self.sinks[n, v] = StreamSink(dut, eject, clk, self.layout, rng=self.rng,
                                              ready_prob=ready_prob, reset=rst)
                 for name in (inject, eject):
                     self.monitors.append(StreamMonitor(dut, name, clk, self.layout, reset=rst))

@@ -16,9 +16,9 @@ from cocotb.triggers import ClockCycles, RisingEdge
 
 from hdl.cache.protocol import MemOp, mem_request_layout, mem_response_layout
 from hdl.link.noc.interface import extended_id_width
-from verif.noc.tb import GatedSink, config_from_env, params_from_env, soak_factor
+from verif.noc.tb import config_from_env, params_from_env, soak_factor
 from verif.scoreboard import Scoreboard
-from verif.stream import CycleCounter, StreamMonitor, StreamSource
+from verif.stream import CycleCounter, StreamMonitor, StreamSink, StreamSource
 
 
 class LineMemory:
@@ -62,10 +62,10 @@ class MemoryTB:
         self.req = [StreamSource(dut, f"req__{i}", clk, req, rng=self.rng,
                                  valid_prob=p([0.3, 0.8, 1.0]), reset=rst)
                     for i in range(len(self.clients))]
-        self.resp = [GatedSink(dut, f"resp__{i}", clk, resp, rng=self.rng,
+        self.resp = [StreamSink(dut, f"resp__{i}", clk, resp, rng=self.rng,
                                ready_prob=p([0.3, 0.8, 1.0]), reset=rst)
                      for i in range(len(self.clients))]
-        self.mem_req = [GatedSink(dut, f"mem_req__{j}", clk, mem_req, rng=self.rng,
+        self.mem_req = [StreamSink(dut, f"mem_req__{j}", clk, mem_req, rng=self.rng,
                                   ready_prob=p([0.3, 0.8, 1.0]), reset=rst)
                         for j in range(len(self.homes))]
         self.mem_resp = [StreamSource(dut, f"mem_resp__{j}", clk, mem_resp, rng=self.rng,
