@@ -1,8 +1,9 @@
 """Front-end protocol of the HBM controller: whole-line requests and read responses.
 
 This is the memory side of the cache slice: a request stream and a read-response stream, both
-``amaranth.lib.stream`` with ``data.Struct`` payloads. Until the cache slice publishes its own
-layouts in ``hdl/cache/protocol.py`` these are the controller's, with the same fields.
+``amaranth.lib.stream`` with ``data.Struct`` payloads. The cache slice publishes the
+layouts in ``hdl/cache/protocol.py``; the controller uses those very layouts, so the slice's
+``mem_read``/``mem_write``/``mem_resp`` streams connect to it directly.
 
 Request (``req``)
     ``op``
@@ -29,20 +30,13 @@ Writes have no response. A read always returns the data of the last write to the
 address accepted before it (the controller never reorders same-address requests).
 """
 
-from amaranth.lib import data, enum
+from ..cache.protocol import MemOp, mem_request_layout, mem_response_layout
 
 __all__ = ["MemOp", "request_layout", "response_layout"]
 
 
-class MemOp(enum.Enum, shape=1):
-    """Operation of a memory request."""
-
-    READ = 0
-    WRITE = 1
-
-
 def request_layout(*, addr_width, id_width, line_bytes):
-    """Return the payload layout of the request stream.
+    """Return the payload layout of the request stream (the cache's memory request).
 
     Parameters
     ----------
@@ -53,18 +47,9 @@ def request_layout(*, addr_width, id_width, line_bytes):
     line_bytes : int
         Bytes per request (the cache line).
     """
-    return data.StructLayout({
-        "op": MemOp,
-        "addr": addr_width,
-        "id": id_width,
-        "data": 8 * line_bytes,
-        "mask": line_bytes,
-    })
+    return mem_request_layout(addr_width=addr_width, line_bytes=line_bytes, id_width=id_width)
 
 
 def response_layout(*, id_width, line_bytes):
-    """Return the payload layout of the read-response stream."""
-    return data.StructLayout({
-        "data": 8 * line_bytes,
-        "id": id_width,
-    })
+    """Return the payload layout of the read-response stream (the cache's memory response)."""
+    return mem_response_layout(line_bytes=line_bytes, id_width=id_width)
