@@ -11,6 +11,7 @@ TESTCASES = [
     "test_bit_errors",
     "test_burst_errors",
     "test_stuck_lane_retrain",
+    "test_retrain_credits",
     "test_reset_mid_traffic",
 ]
 

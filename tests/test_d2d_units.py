@@ -9,7 +9,7 @@ from hdl.link.d2d.flit import flit_layout, idle_pattern, train_pattern
 from sim.runner import to_verilog
 from verif.link.harness import LinkPair
 from verif.models.crc import crc16, crc16_matrix
-from verif.models.flit import FLIT_BR100, FLIT_FPGA
+from verif.models.flit import FLIT_BR100, FLIT_FPGA, idle_payload, train_payload
 
 
 def _crc_from_taps(data):
@@ -80,6 +80,17 @@ def test_patterns_never_zero():
         assert any(idle_pattern(nbytes))
         assert train_pattern(nbytes, True) != train_pattern(nbytes, False)
         assert flit_layout(nbytes).size == 8 * (nbytes + 4)
+
+
+@pytest.mark.parametrize("fmt", [FLIT_FPGA, FLIT_BR100], ids=["fpga", "br100"])
+def test_patterns_match_model(fmt):
+    """CTRL and TRAIN payloads (with the credit advertisement) are the golden model's."""
+    nbytes = fmt.payload_bytes
+    assert bytes(idle_pattern(nbytes)) == idle_payload(fmt)
+    for locked in (False, True):
+        for limits in ((0, 0), (3, 250), (255, 17)):
+            assert bytes(train_pattern(nbytes, locked, limits)) == train_payload(
+                fmt, locked=locked, credit_limits=limits)
 
 
 @pytest.mark.parametrize("name", ["fpga", "br100"])

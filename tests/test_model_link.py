@@ -19,11 +19,15 @@ from verif.models.flit import (
     FlitFormat,
     FlitHeader,
     FlitType,
+    idle_payload,
     pack,
+    parse_train_payload,
     payload_efficiency,
+    train_payload,
     unpack,
 )
 from verif.models.link import (
+    GoBackNReceiver,
     GoBackNSender,
     LinkChannel,
     analytic_goodput,
@@ -418,6 +422,101 @@ def test_simulate_rejects_bad_messages():
         simulate([(0, bytes(7))])
     with pytest.raises(ValueError, match="vc"):
         simulate([(2, bytes(8))])
+
+
+# Retrain: credit re-initialisation
+
+
+def test_train_payload_round_trip_and_rejects():
+    for fmt in (FLIT_FPGA, FLIT_BR100):
+        payload = train_payload(fmt, locked=True, credit_limits=[3, 250])
+        assert payload[:3] == bytes([0x0F, 3, 250])
+        assert payload[3:] == idle_payload(fmt)[3:]
+        assert parse_train_payload(fmt, payload) == (True, [3, 250])
+        searching = train_payload(fmt, locked=False, credit_limits=[0, 0])
+        assert parse_train_payload(fmt, searching) == (False, [0, 0])
+        assert parse_train_payload(fmt, bytes(fmt.payload_bytes)) is None
+        broken = bytearray(payload)
+        broken[-1] ^= 1
+        assert parse_train_payload(fmt, bytes(broken)) is None
+    assert idle_payload(FLIT_FPGA)[:2] == bytes([0xA5, 0xA5 ^ 37])
+    with pytest.raises(ValueError, match="credit_limits"):
+        train_payload(FLIT_FPGA, locked=True, credit_limits=[1])
+    with pytest.raises(ValueError, match="credit_limits"):
+        train_payload(FLIT_FPGA, locked=True, credit_limits=[1, 256])
+
+
+def _sender_with(entries, *, used, limit):
+    sender = GoBackNSender(fmt=FLIT_FPGA, replay_depth=16, timeout=20, peer_credits=8)
+    for vc, count in enumerate(used):
+        sender.credits_used[vc] = count
+        sender.credit_limit[vc] = limit[vc]
+    for vc in entries:
+        sender.submit(vc, bytes(8))
+    for _ in entries:
+        sender.next_flit()
+    return sender
+
+
+def test_reinit_credits_arithmetic():
+    # 254 flits admitted on VC 0 before; the advertisement wraps modulo 256.
+    sender = _sender_with([], used=[254, 7], limit=[256, 9])
+    sender.retrain()
+    assert [sender.credits(vc) for vc in range(NUM_VCS)] == [0, 0]
+    assert sender.next_flit() is None  # nothing is sent while training
+    sender.reinit_credits(0, (254 + 5) % 256)
+    sender.reinit_credits(1, 7)
+    assert sender.credit_limit == [259, 7]
+    assert [sender.credits(vc) for vc in range(NUM_VCS)] == [5, 0]
+    with pytest.raises(RuntimeError, match="credit protocol broken"):
+        sender.reinit_credits(1, 7 + 9)  # more than peer_credits above the flits admitted
+
+
+def test_reinit_equals_free_slots_minus_unreceived():
+    # Five flits admitted round robin: seq 0..4 on VCs 0 1 0 1 0. The receiver took seq 0 and
+    # 1 into its buffers of 8 and its consumer freed the one of VC 0.
+    sender = _sender_with([0, 0, 1, 0, 1], used=[0, 0], limit=[8, 8])
+    assert [entry.vc for entry in sender.replay_buffer] == [0, 1, 0, 1, 0]
+    receiver = GoBackNReceiver(fmt=FLIT_FPGA, rx_credits=8)
+    for entry in list(sender.replay_buffer)[:2]:
+        receiver.on_data(entry.vc, entry.seq, entry.payload)
+    receiver.drain(0)
+    assert sender.unreceived(receiver.expected_seq) == [2, 1]
+    assert [receiver.free_slots(vc) for vc in range(NUM_VCS)] == [8, 7]
+    sender.retrain()
+    for vc, limit in enumerate(receiver.advertisement()):
+        sender.reinit_credits(vc, limit)
+    # Free slots minus the flits the replay will still put there.
+    assert [sender.credits(vc) for vc in range(NUM_VCS)] == [8 - 2, 7 - 1]
+
+
+@pytest.mark.parametrize("fmt", FORMATS, ids=FORMAT_IDS)
+@pytest.mark.parametrize("seed", [21, 22, 23])
+def test_link_retrain_reinitialises_credits(fmt, seed):
+    """A broken link in the middle of traffic both ways, slow consumers: nothing lost."""
+    messages = random_messages(fmt, 200, seed)
+    replies = random_messages(fmt, 150, seed + 100)
+    result = simulate(
+        messages, 1e-5, seed, replay_depth=12, fmt=fmt, rx_credits=8, drain_prob=0.4,
+        reverse_messages=replies, outage=(40 + seed, 90 + seed), train_flits=2,
+    )
+    assert result.delivered == expected_delivery(messages)
+    assert result.reverse_delivered == expected_delivery(replies)
+    assert result.credit_reinits, "no credit re-initialisation"
+    for predicted, actual in result.credit_reinits:
+        assert actual == predicted
+    assert 0 <= result.credit_range[0] and result.credit_range[1] <= 8
+    # Receive buffers were occupied or flits in flight when the link broke.
+    assert any(sum(predicted) < 2 * 8 for predicted, _ in result.credit_reinits)
+    assert result.near_end.retransmissions + result.far_end.retransmissions > 0
+
+
+def test_simulate_rejects_bad_outage():
+    messages = random_messages(FLIT_FPGA, 4, 0)
+    with pytest.raises(ValueError, match="outage"):
+        simulate(messages, outage=(5, 5))
+    with pytest.raises(ValueError, match="train_flits"):
+        simulate(messages, outage=(5, 9), train_flits=0)
 
 
 # Analytic goodput

@@ -9,16 +9,18 @@ to 0 or 1).
 
 :class:`FlitMonitor` watches a ``lane_tx`` port before any corruption, reassembles flits and
 decodes them with the golden model (:func:`verif.models.flit.unpack`): every flit the RTL sends
-must have the model's CRC and a valid header, and the first transmission of every sequence
-number must carry the next message of its VC in the order the testbench offered them, while a
-replay must repeat it exactly.
+must have the model's CRC and a valid header, CTRL and TRAIN flits the model's payloads, and
+the first transmission of every sequence number must carry the next message of its VC in the
+order the testbench offered them, while a replay must repeat it exactly. It keeps the credit
+advertisement of the last TRAIN flit (:attr:`FlitMonitor.advert`) and counts new DATA flits
+per VC (``counts["DATA_NEW_VC0"]``, ...).
 """
 
 import collections
 
 from cocotb.triggers import RisingEdge
 
-from verif.models.flit import FlitFormat, FlitType, unpack
+from verif.models.flit import FlitFormat, FlitType, idle_payload, parse_train_payload, unpack
 
 __all__ = ["WireChannel", "FlitMonitor", "beat_from_port", "flit_format"]
 
@@ -153,6 +155,7 @@ class FlitMonitor:
         self.fmt = flit_format(config)
         self.errors = []
         self.counts = collections.Counter()
+        self.advert = None
         self._restart()
 
     def _restart(self):
@@ -185,8 +188,16 @@ class FlitMonitor:
         if not crc_ok or header is None:
             self._fail(f"flit sent with a bad CRC or header: {raw.hex()}")
         self.counts[header.type.name] += 1
-        if header.type is FlitType.CTRL and header.nak:
-            self.counts["NAK"] += 1
+        if header.type is FlitType.CTRL:
+            if header.nak:
+                self.counts["NAK"] += 1
+            if payload != idle_payload(self.fmt):
+                self._fail(f"CTRL flit with a payload other than the idle pattern: {raw.hex()}")
+        if header.type is FlitType.TRAIN:
+            advert = parse_train_payload(self.fmt, payload)
+            if advert is None:
+                self._fail(f"TRAIN flit with a malformed payload: {raw.hex()}")
+            self.advert = advert
         if header.type is not FlitType.DATA:
             return
         if header.seq == self._next_new:
@@ -201,6 +212,7 @@ class FlitMonitor:
             self._sent[header.seq] = (header.vc, payload)
             self._next_new = (self._next_new + 1) % 256
             self.counts["DATA_NEW"] += 1
+            self.counts[f"DATA_NEW_VC{header.vc}"] += 1
         else:
             if self._sent.get(header.seq) != (header.vc, payload):
                 self._fail(f"replayed DATA flit seq {header.seq} differs from its first "

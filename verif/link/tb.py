@@ -89,6 +89,9 @@ class LinkTB:
         self.status_layout = status_layout()
         self.status_history = []
         self.delivered = collections.Counter()
+        #: Per end: ``(cycle, credits per VC)`` each time the end enters ACTIVE, sampled in the
+        #: first cycle it reports ACTIVE (before any flit admitted in ACTIVE can count).
+        self.activations = {end: [] for end in ENDS}
         self._new_scoreboards()
 
     def _new_scoreboards(self):
@@ -135,14 +138,22 @@ class LinkTB:
         return decode(self.status_layout, value.to_unsigned())
 
     async def _check_status(self):
-        """Every cycle: credits within ``[0, rx_credits]``, no receive buffer overflow."""
+        """Every cycle: credits within ``[0, rx_credits]``, no receive buffer overflow.
+
+        Also records the credits of every entry into ACTIVE (:attr:`activations`).
+        """
         limit = self.config.rx_credits
+        previous = {end: None for end in ENDS}
         while True:
             await RisingEdge(self.dut.clk)
             if self.dut.rst.value:
+                previous = {end: None for end in ENDS}
                 continue
             for end in ENDS:
                 status = self.status(end)
+                if status["state"] == LinkState.ACTIVE and previous[end] != LinkState.ACTIVE:
+                    self.activations[end].append((self.counter.cycle, list(status["credits"])))
+                previous[end] = status["state"]
                 for vc in range(NUM_VCS):
                     assert status["credits"][vc] <= limit, (
                         f"end {end} vc {vc}: {status['credits'][vc]} credits at cycle "

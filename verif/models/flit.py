@@ -92,8 +92,13 @@ __all__ = [
     "FlitFormat",
     "FlitHeader",
     "FlitType",
+    "TRAIN_LOCKED",
+    "TRAIN_SEARCHING",
+    "idle_payload",
     "pack",
+    "parse_train_payload",
     "payload_efficiency",
+    "train_payload",
     "unpack",
 ]
 
@@ -180,6 +185,64 @@ class FlitFormat:
     def max_rx_credits(self) -> int:
         """Largest receive buffer per VC, in flits, for which credit limits decode exactly."""
         return 2**self.credit_bits - 1
+
+
+#: Status byte of a TRAIN flit whose sender has locked onto the far end's flit boundary.
+TRAIN_LOCKED = 0x0F
+#: Status byte of a TRAIN flit whose sender is still searching for it.
+TRAIN_SEARCHING = 0xF0
+
+
+def idle_payload(fmt: FlitFormat) -> bytes:
+    """Return the payload of a CTRL flit: byte ``i`` is ``0xA5 ^ (37 * i) mod 256``.
+
+    With CRC init 0 an all-zero flit has a zero CRC, so CTRL and TRAIN flits carry fixed,
+    never-zero patterns that the receiver checks; a dead link is then never taken for a stream
+    of good CTRL flits.
+    """
+    return bytes((0xA5 ^ (37 * i)) & 0xFF for i in range(fmt.payload_bytes))
+
+
+def train_payload(fmt: FlitFormat, *, locked: bool, credit_limits) -> bytes:
+    """Return the payload of a TRAIN flit.
+
+    Byte 0 is :data:`TRAIN_LOCKED` or :data:`TRAIN_SEARCHING`; bytes 1 and 2 advertise the
+    sender's receive credit limit of VC 0 and VC 1 modulo 256 (flits its consumer has taken
+    plus its buffer depth), from which the far end re-initialises its credits while training;
+    the remaining bytes are those of :func:`idle_payload`.
+
+    Parameters
+    ----------
+    fmt : FlitFormat
+        Flit format.
+    locked : bool
+        Whether the sender has locked onto the far end's flits.
+    credit_limits : sequence of int
+        One limit per VC, 0 to 255.
+    """
+    limits = list(credit_limits)
+    if len(limits) != NUM_VCS:
+        raise ValueError(f"credit_limits must have {NUM_VCS} entries, not {limits!r}")
+    for limit in limits:
+        _check_range("credit_limits entry", limit, 8)
+    status = TRAIN_LOCKED if locked else TRAIN_SEARCHING
+    return bytes([status, *limits]) + idle_payload(fmt)[1 + NUM_VCS:]
+
+
+def parse_train_payload(fmt: FlitFormat, payload: bytes) -> tuple[bool, list[int]] | None:
+    """Return ``(locked, credit_limits)`` of a TRAIN flit's payload, or None if malformed.
+
+    The inverse of :func:`train_payload`; a payload with another status byte or pattern is
+    rejected like a CRC error.
+    """
+    payload = bytes(payload)
+    if len(payload) != fmt.payload_bytes:
+        raise ValueError(f"payload must be {fmt.payload_bytes} bytes, not {len(payload)}")
+    if payload[0] not in (TRAIN_LOCKED, TRAIN_SEARCHING):
+        return None
+    if payload[1 + NUM_VCS:] != idle_payload(fmt)[1 + NUM_VCS:]:
+        return None
+    return payload[0] == TRAIN_LOCKED, list(payload[1 : 1 + NUM_VCS])
 
 
 #: 68 B flit of the two-tile ``br100`` chip: 64 B payload, 2 B header, 2 B CRC.

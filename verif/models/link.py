@@ -26,6 +26,15 @@ Protocol
   sent on the VC is below the limit. Acknowledgements and credit limits are idempotent, so they
   are taken from every flit with a good CRC, in or out of sequence, and a lost one is made good
   by the next.
+- Retrain (``simulate(outage=...)``): both ends stop sending DATA and their senders' credits
+  drop to zero; the wires lose everything for a while, then each end sends TRAIN flits that
+  advertise its receiver's credit limit per VC modulo 256 (:func:`verif.models.flit.
+  train_payload`). A training sender sets its credits from the advertisement
+  (:meth:`GoBackNSender.reinit_credits`); this equals the far end's free receive slots minus
+  the sender's flits on the VC that the far end has not received
+  (:meth:`GoBackNSender.unreceived`), which :func:`simulate` checks at every re-initialisation.
+  Sequence numbers, replay buffers and receive buffers survive; on becoming active again each
+  sender replays everything unacknowledged.
 
 Analytic goodput
 ----------------
@@ -46,7 +55,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -58,7 +67,9 @@ from .flit import (
     FlitHeader,
     FlitType,
     pack,
+    parse_train_payload,
     payload_efficiency,
+    train_payload,
     unpack,
 )
 
@@ -252,6 +263,7 @@ class GoBackNSender:
         self._fmt = fmt
         self._replay_depth = replay_depth
         self._timeout = timeout
+        self._peer_credits = peer_credits
         self._queues: list[deque[bytes]] = [deque() for _ in range(NUM_VCS)]
         self.replay_buffer: deque[_ReplayEntry] = deque()
         self._send_index = 0
@@ -261,6 +273,7 @@ class GoBackNSender:
         self.credits_used = [0] * NUM_VCS
         self._next_vc = 0
         self._timer = 0
+        self.active = True
         self.data_flits_sent = 0
         self.retransmissions = 0
         self.replays = 0
@@ -322,6 +335,45 @@ class GoBackNSender:
             carried, self._fmt.credit_bits, self.credit_limit[vc]
         )
 
+    def credits(self, vc: int) -> int:
+        """Return the flits ``vc`` may still admit: credit limit minus flits admitted."""
+        return self.credit_limit[vc] - self.credits_used[vc]
+
+    def unreceived(self, expected_seq: int) -> list[int]:
+        """Count, per VC, the replay buffer entries from ``expected_seq`` on.
+
+        These are the flits a receiver expecting ``expected_seq`` has not received; a replay
+        will put them in its receive buffers.
+        """
+        counts = [0] * NUM_VCS
+        for entry in self.replay_buffer:
+            if (entry.seq - expected_seq) % SEQ_MODULUS < SEQ_MODULUS // 2:
+                counts[entry.vc] += 1
+        return counts
+
+    def retrain(self) -> None:
+        """Stop sending DATA flits and drop every credit until :meth:`reinit_credits`."""
+        self.active = False
+        self.credit_limit = list(self.credits_used)
+
+    def reinit_credits(self, vc: int, advertised: int) -> None:
+        """Set the credit limit of ``vc`` from a TRAIN flit's advertisement (modulo 256).
+
+        The full limit is the one number at or above the flits admitted with these low 8 bits:
+        the true limit lies in ``[admitted, admitted + peer_credits]``.
+        """
+        limit = self.credits_used[vc] + (advertised - self.credits_used[vc]) % SEQ_MODULUS
+        if limit - self.credits_used[vc] > self._peer_credits:
+            raise RuntimeError(f"advertised credit limit {advertised} of vc {vc} is more than "
+                               f"{self._peer_credits} above the {self.credits_used[vc]} "
+                               "flits admitted: credit protocol broken")
+        self.credit_limit[vc] = limit
+
+    def resume(self) -> None:
+        """Become active again after training: replay everything unacknowledged."""
+        self.active = True
+        self._go_back()
+
     def _go_back(self) -> None:
         self._send_index = 0
         self._timer = 0
@@ -329,6 +381,8 @@ class GoBackNSender:
 
     def next_flit(self) -> _ReplayEntry | None:
         """Return the DATA flit to send in this slot, replayed or new, or None to idle."""
+        if not self.active:
+            return None
         if self._send_index < len(self.replay_buffer):
             entry = self.replay_buffer[self._send_index]
         elif len(self.replay_buffer) < self._replay_depth and (entry := self._admit()):
@@ -408,6 +462,19 @@ class GoBackNReceiver:
     def credit_limit(self, vc: int) -> int:
         """Return the absolute credit limit of ``vc``: flits freed plus buffer depth."""
         return self.freed[vc] + self._rx_credits
+
+    def free_slots(self, vc: int) -> int:
+        """Return the free entries of the receive buffer of ``vc``."""
+        return self._rx_credits - len(self.rx_buffers[vc])
+
+    def advertisement(self) -> list[int]:
+        """Return the credit limits per VC modulo 256, as a TRAIN flit advertises them."""
+        return [self.credit_limit(vc) % SEQ_MODULUS for vc in range(NUM_VCS)]
+
+    def clear_nak(self) -> None:
+        """Forget a scheduled NAK (the replay after training makes it moot)."""
+        self._nak_scheduled = False
+        self._nak_pending = False
 
     def _schedule_nak(self) -> None:
         if not self._nak_scheduled:
@@ -504,8 +571,24 @@ class LinkEndpoint:
         self.receiver = GoBackNReceiver(fmt=fmt, rx_credits=rx_credits)
         self._credit_vc = 0
         self._ack_turn = True
+        self.training = False
+        self.train_seq = 0
+        self.good_in_training = 0
+        self.credit_reinits = 0
         self.flits_sent = 0
         self.ctrl_flits_sent = 0
+
+    def start_retrain(self) -> None:
+        """Leave the active state: send TRAIN flits, sender credits to zero."""
+        self.training = True
+        self.good_in_training = 0
+        self.sender.retrain()
+
+    def finish_training(self) -> None:
+        """Become active again: the sender replays everything unacknowledged."""
+        self.training = False
+        self.receiver.clear_nak()
+        self.sender.resume()
 
     def _credit_return(self) -> tuple[int, int]:
         vc = self._credit_vc
@@ -515,6 +598,13 @@ class LinkEndpoint:
     def transmit(self) -> bytes:
         """Build the flit this end sends in the current step."""
         fmt = self._fmt
+        if self.training:
+            header = FlitHeader(type=FlitType.TRAIN, seq=self.train_seq)
+            self.train_seq = (self.train_seq + 1) % SEQ_MODULUS
+            self.flits_sent += 1
+            payload = train_payload(fmt, locked=True,
+                                    credit_limits=self.receiver.advertisement())
+            return pack(fmt, header, payload)
         nak = self.receiver.take_nak()
         # With the 2-byte header only a CTRL flit can carry the NAK, so it pre-empts data.
         entry = None if nak and fmt.header_bytes == 2 else self.sender.next_flit()
@@ -555,8 +645,22 @@ class LinkEndpoint:
         if raw is None:
             return
         header, payload, crc_ok = unpack(self._fmt, raw)
-        if not crc_ok or header is None:
-            self.receiver.on_bad_flit()
+        advert = None
+        if crc_ok and header is not None and header.type is FlitType.TRAIN:
+            advert = parse_train_payload(self._fmt, payload)
+        if not crc_ok or header is None or (header.type is FlitType.TRAIN and advert is None):
+            if not self.training:
+                self.receiver.on_bad_flit()
+            return
+        if self.training:
+            # Only TRAIN flits count while training; DATA is dropped (replayed later).
+            self.good_in_training += 1
+            if advert is not None:
+                for vc, limit in enumerate(advert[1]):
+                    self.sender.reinit_credits(vc, limit)
+                self.credit_reinits += 1
+            return
+        if header.type is FlitType.TRAIN:
             return
         if header.ack_seq is not None:
             self.sender.on_ack(header.ack_seq, self._fmt.ack_bits(header.type), nak=header.nak)
@@ -632,6 +736,7 @@ class LinkChannel:
         self._burst_bits = burst_bits
         self._forced_errors = frozenset(forced_errors)
         self._line: deque[bytes | None] = deque([None] * latency)
+        self.down = False
         self.flits = 0
         self.flits_corrupted = 0
         self.bits_flipped = 0
@@ -665,9 +770,15 @@ class LinkChannel:
             self.flits_corrupted += 1
         return bytes(corrupted)
 
+    def set_down(self, down: bool) -> None:
+        """Break the wires (every flit on them and sent over them is lost) or mend them."""
+        self.down = down
+        if down:
+            self._line = deque([None] * len(self._line))
+
     def transfer(self, raw: bytes | None) -> bytes | None:
         """Send ``raw`` (None: nothing) and return what arrives in this step (or None)."""
-        self._line.append(None if raw is None else self.corrupt(raw))
+        self._line.append(None if raw is None or self.down else self.corrupt(raw))
         return self._line.popleft()
 
 
@@ -683,6 +794,13 @@ class SimResult:
         Payloads the near end delivered (from ``reverse_messages``), per VC.
     near_end, far_end : EndpointCounters
         Counters of the end that sends ``messages`` and of the other end.
+    credit_reinits : list of (list of int, list of int)
+        For every credit re-initialisation from a TRAIN flit: the credits per VC predicted
+        when the flit was sent (the advertiser's free receive slots minus the receiving
+        sender's flits on the VC not yet received, :meth:`GoBackNSender.unreceived`) and the
+        credits the sender then had.
+    credit_range : (int, int)
+        Smallest and largest credit count of any sender and VC after any step.
     flits_corrupted : int
         Flits the channels corrupted, both directions.
     steps : int
@@ -699,6 +817,8 @@ class SimResult:
     steps: int
     payload_bytes: int
     flit_bytes: int
+    credit_reinits: list[tuple[list[int], list[int]]] = field(default_factory=list)
+    credit_range: tuple[int, int] = (0, 0)
 
     @property
     def flits_sent(self) -> int:
@@ -743,6 +863,8 @@ def simulate(
     reverse_messages: Iterable[Message] = (),
     drain_prob: float = 1.0,
     max_steps: int | None = None,
+    outage: tuple[int, int] | None = None,
+    train_flits: int = 2,
 ) -> SimResult:
     """Run the go-back-N link until every message has been delivered.
 
@@ -775,6 +897,12 @@ def simulate(
         Chance per step and VC that a consumer takes a flit from its receive buffer.
     max_steps : int, optional
         Give up (``RuntimeError``) after this many steps; default generous.
+    outage : (int, int), optional
+        Steps ``[start, stop)`` during which both directions lose every flit (those on the wires
+        at ``start`` too). At ``start`` both ends retrain (see the module docstring); each
+        becomes active again after ``train_flits`` good flits received after the outage.
+    train_flits : int
+        Good flits an end needs to receive while training to become active again.
 
     Returns
     -------
@@ -790,8 +918,16 @@ def simulate(
     if not 0.0 < drain_prob <= 1.0:
         raise ValueError(f"drain_prob must be in (0, 1], not {drain_prob!r}")
     total = len(messages) + len(reverse_messages)
+    if outage is not None and not (
+        isinstance(outage, tuple) and len(outage) == 2 and 0 <= outage[0] < outage[1]
+    ):
+        raise ValueError(f"outage must be (start, stop) with 0 <= start < stop, not {outage!r}")
+    if not isinstance(train_flits, int) or train_flits < 1:
+        raise ValueError(f"train_flits must be a positive integer, not {train_flits!r}")
     if max_steps is None:
         max_steps = 1000 + 100 * total * max(1, math.ceil(1 / drain_prob))
+        if outage is not None:
+            max_steps += outage[1]
     channel_rng, reverse_rng, drain_rng = np.random.default_rng(seed).spawn(3)
     ends = [
         LinkEndpoint(fmt=fmt, replay_depth=replay_depth, timeout=timeout, rx_credits=rx_credits)
@@ -809,6 +945,11 @@ def simulate(
     backward = LinkChannel(
         latency=latency, ber=ber, rng=reverse_rng, burst_prob=burst_prob, burst_bits=burst_bits
     )
+    channels = (forward, backward)
+    # Credits the receiving end should get from each TRAIN flit on the wires, alongside it.
+    predictions = [deque([None] * latency) for _ in channels]
+    reinits = []
+    low, high = rx_credits, 0
     delivered = 0
     steps = 0
     while delivered < total:
@@ -816,16 +957,47 @@ def simulate(
             raise RuntimeError(
                 f"link delivered {delivered} of {total} messages in max_steps={max_steps} steps"
             )
-        arriving_far = forward.transfer(near.transmit())
-        arriving_near = backward.transfer(far.transmit())
-        far.receive(arriving_far)
-        near.receive(arriving_near)
+        if outage is not None and steps in outage:
+            for channel, line in zip(channels, predictions, strict=True):
+                channel.set_down(steps == outage[0])
+                if steps == outage[0]:  # what was on the wires is lost
+                    line.clear()
+                    line.extend([None] * latency)
+            if steps == outage[0]:
+                for end in ends:
+                    end.start_retrain()
+        for sender_end, receiver_end, channel, line in (
+            (near, far, forward, predictions[0]),
+            (far, near, backward, predictions[1]),
+        ):
+            prediction = None
+            if sender_end.training:
+                expected = sender_end.receiver.expected_seq
+                unreceived = receiver_end.sender.unreceived(expected)
+                prediction = [sender_end.receiver.free_slots(vc) - unreceived[vc]
+                              for vc in range(NUM_VCS)]
+            arriving = channel.transfer(sender_end.transmit())
+            line.append(None if channel.down else prediction)
+            prediction = line.popleft()
+            reinits_before = receiver_end.credit_reinits
+            receiver_end.receive(arriving)
+            if receiver_end.credit_reinits != reinits_before:
+                actual = [receiver_end.sender.credits(vc) for vc in range(NUM_VCS)]
+                reinits.append((prediction, actual))
+        for end in ends:
+            if end.training and not any(c.down for c in channels) and (
+                end.good_in_training >= train_flits
+            ):
+                end.finish_training()
         for end in ends:
             for vc in range(NUM_VCS):
                 if drain_prob >= 1.0 or drain_rng.random() < drain_prob:
                     if end.receiver.drain(vc) is not None:
                         delivered += 1
             end.sender.tick()
+            for vc in range(NUM_VCS):
+                low = min(low, end.sender.credits(vc))
+                high = max(high, end.sender.credits(vc))
         steps += 1
     return SimResult(
         delivered=far.receiver.delivered,
@@ -836,4 +1008,6 @@ def simulate(
         steps=steps,
         payload_bytes=fmt.payload_bytes,
         flit_bytes=fmt.flit_bytes,
+        credit_reinits=reinits,
+        credit_range=(low, high),
     )

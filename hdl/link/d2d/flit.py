@@ -9,8 +9,9 @@ header. The 2-byte header multiplexes its fields by flit type (bit 15 sent first
 - CTRL  ``00 | nak | ack_seq[7:0] | credit_vc | credit_limit[3:0]``
 - TRAIN ``01 | seq[7:0] | 000000``
 
-CTRL flits carry :func:`idle_pattern` as payload and TRAIN flits :func:`train_pattern`, so
-that a dead link (all zeros, whose CRC is also zero) is never mistaken for a good flit.
+CTRL flits carry :func:`idle_pattern` as payload and TRAIN flits :func:`train_pattern` (a status
+byte, the receiver's credit advertisement, then the idle pattern), so that a dead link (all
+zeros, whose CRC is also zero) is never mistaken for a good flit.
 """
 
 import enum
@@ -22,7 +23,7 @@ from .crc import crc16_value
 
 __all__ = ["FlitType", "LinkState", "header_layout", "flit_layout", "vc_payload_layout",
            "idle_pattern", "train_pattern", "payload_bytes_value", "TRAIN_LOCKED",
-           "TRAIN_SEARCHING", "flit_good"]
+           "TRAIN_SEARCHING", "TRAIN_ADVERT_BYTES", "flit_good"]
 
 
 class FlitType(enum.IntEnum):
@@ -45,6 +46,9 @@ class LinkState(enum.IntEnum):
 TRAIN_LOCKED = 0x0F
 #: First payload byte of a training flit whose sender is still searching.
 TRAIN_SEARCHING = 0xF0
+#: Payload bytes 1 .. 2 of a TRAIN flit: the sender's receive credit limit of VC 0 and VC 1, in
+#: full (8 bits), from which the far end re-initialises its credits after a retrain.
+TRAIN_ADVERT_BYTES = 2
 
 
 def idle_pattern(payload_bytes):
@@ -52,9 +56,15 @@ def idle_pattern(payload_bytes):
     return [(0xA5 ^ (37 * i)) & 0xFF for i in range(payload_bytes)]
 
 
-def train_pattern(payload_bytes, locked):
-    """Return the payload bytes of a TRAIN flit: a status byte, then :func:`idle_pattern`."""
-    return [TRAIN_LOCKED if locked else TRAIN_SEARCHING] + idle_pattern(payload_bytes)[1:]
+def train_pattern(payload_bytes, locked, credit_limits=(0, 0)):
+    """Return the payload bytes of a TRAIN flit.
+
+    Byte 0 is the status (:data:`TRAIN_LOCKED` or :data:`TRAIN_SEARCHING`), bytes 1 and 2 the
+    credit limits of VC 0 and VC 1 (integers, or 8-bit signals in the hardware), the rest is
+    :func:`idle_pattern` (checked by the receiver).
+    """
+    status = TRAIN_LOCKED if locked else TRAIN_SEARCHING
+    return [status, *credit_limits] + idle_pattern(payload_bytes)[1 + TRAIN_ADVERT_BYTES:]
 
 
 _data_control = data.UnionLayout({
@@ -110,7 +120,8 @@ def flit_good(flit, payload_bytes):
     """Return whether ``flit`` (a view of :func:`flit_layout`) is good: CRC and format.
 
     DATA flits need only a matching CRC; CTRL flits must also carry :func:`idle_pattern` and
-    TRAIN flits :func:`train_pattern` (locked or searching) with the reserved bits zero.
+    TRAIN flits :func:`train_pattern` (locked or searching, any credit advertisement) with the
+    reserved bits zero.
     """
     payload_bits = 8 * payload_bytes
     message = flit.as_value()[16:]
@@ -120,8 +131,9 @@ def flit_good(flit, payload_bytes):
     is_ctrl = ~is_data & (header.ctrl.type == FlitType.CTRL)
     is_train = ~is_data & (header.ctrl.type == FlitType.TRAIN)
     status = flit.payload[payload_bits - 8:]
-    train_ok = ((flit.payload[:payload_bits - 8]
-                 == payload_bytes_value(train_pattern(payload_bytes, True)[1:]))
+    fixed_bits = payload_bits - 8 * (1 + TRAIN_ADVERT_BYTES)  # the idle pattern after the advert
+    fixed = idle_pattern(payload_bytes)[1 + TRAIN_ADVERT_BYTES:]
+    train_ok = ((flit.payload[:fixed_bits] == payload_bytes_value(fixed))
                 & ((status == TRAIN_LOCKED) | (status == TRAIN_SEARCHING))
                 & (header.train.reserved == 0))
     idle_ok = flit.payload == payload_bytes_value(idle_pattern(payload_bytes))

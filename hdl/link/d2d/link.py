@@ -31,10 +31,13 @@ time until ``train_flits`` consecutive good TRAIN flits arrive (locked), then ma
 TRAIN flits locked. A locked end goes ``ACTIVE`` when it sees a locked TRAIN flit or any good
 CTRL/DATA flit from the far end. ``retrain_errors`` consecutive bad flits while active, or a
 searching TRAIN flit from the far end, send the link back to ``TRAIN`` (counted in
-``status.retrains``). Sequence numbers, the replay buffer, credit counts and the receive
-buffers survive a retrain: nothing accepted is lost. On re-entering ``ACTIVE`` the transmitter
-replays every unacknowledged flit and the credit limits are refreshed from the far end's
-credit returns.
+``status.retrains``). Sequence numbers, the replay buffer and the receive buffers survive a
+retrain: nothing accepted is lost. The credits are re-initialised: a retrain sets the
+transmitter's credits to zero, and every TRAIN flit advertises its sender's full 8-bit receive
+credit limit per VC (flits taken by the consumer plus ``rx_credits``), from which a training
+transmitter sets its credit limit; the credits it gets are the far end's free receive slots minus
+its own flits in flight on that VC, which the replay on re-entering ``ACTIVE`` will put there
+(see ``docs/d2d.md``).
 """
 
 from amaranth.hdl import Array, Cat, Module, Mux, Signal
@@ -166,6 +169,8 @@ class D2DLink(wiring.Component):
         last_seq = Signal(8, init=255)    # next_seq - 1, the newest flit sent
         send_seq = Signal(8)              # next sequence number to send (replay pointer)
         send_seq_next = Signal(8)
+        replay_left = Signal(5)           # next_seq - send_seq: flits still to replay
+        replay_left_next = Signal(5)
         timer = Signal(range(cfg.replay_timeout))
         lc_toggle = Signal()              # DATA flit carries: 0 the ack, 1 a credit return
         credit_turn = Signal()            # VC whose credit limit goes out next
@@ -196,9 +201,13 @@ class D2DLink(wiring.Component):
         for vc in range(NUM_VCS):
             m.d.comb += [credits[vc].eq(peer_limit[vc] - peer_used[vc]),
                          st.credits[vc].eq(credits[vc])]
+        # The receiver's credit limit per VC: flits freed plus the buffer depth, in full (8 bits,
+        # advertised in TRAIN flits) and modulo 16 (credit returns).
+        own_limit_full = [Signal(8, name=f"own_limit_full{vc}") for vc in range(NUM_VCS)]
         own_limit = [Signal(4, name=f"own_limit{vc}") for vc in range(NUM_VCS)]
         for vc in range(NUM_VCS):
-            m.d.comb += own_limit[vc].eq(freed[vc] + cfg.rx_credits)
+            m.d.comb += [own_limit_full[vc].eq(freed[vc] + cfg.rx_credits),
+                         own_limit[vc].eq(own_limit_full[vc][:4])]
 
         def count(counter):
             m.d.sync += counter.eq(counter + 1)
@@ -231,7 +240,11 @@ class D2DLink(wiring.Component):
                     with m.Case(vc):
                         m.d.sync += credit_sent[vc].eq(own_limit[vc])
 
-        offer = Array(txs[vc].valid & (credits[vc] != 0) for vc in range(NUM_VCS))
+        # ``credits != 0``, registered: true in a cycle only if the credits at the start of the
+        # previous cycle, less the flit admitted then, were not zero. Credit limits only grow
+        # while ACTIVE (they drop only in TRAIN, at the retrain), so the flag never overstates.
+        credit_ok = [Signal(name=f"credit_ok{vc}") for vc in range(NUM_VCS)]
+        offer = Array(txs[vc].valid & credit_ok[vc] for vc in range(NUM_VCS))
         new_vc = Signal()
         m.d.comb += new_vc.eq(Mux(offer[rr_vc], rr_vc, ~rr_vc))
         new_message = Signal(vc_payload_layout(nbytes))
@@ -239,9 +252,13 @@ class D2DLink(wiring.Component):
         new_payload = Signal(payload_bits)
         m.d.comb += new_payload.eq(payload_bytes_value(new_message.data[i]
                                                        for i in range(nbytes)))
-        replaying = send_seq != next_seq
+        replaying = replay_left != 0
         room = outstanding < cfg.replay_depth
 
+        admitted = [Signal(name=f"admitted{vc}") for vc in range(NUM_VCS)]  # new flit on the VC
+        for vc in range(NUM_VCS):
+            m.d.sync += credit_ok[vc].eq((credits[vc][1:] != 0)
+                                         | ((credits[vc] == 1) & ~admitted[vc]))
         m.d.comb += send_seq_next.eq(send_seq)
         data_sent = Signal()  # a DATA flit (new or replayed) is loaded this cycle
 
@@ -277,8 +294,10 @@ class D2DLink(wiring.Component):
             m.d.comb += [
                 h.type.eq(FlitType.TRAIN), h.seq.eq(train_seq),
                 build.payload.eq(Mux(locked,
-                                     payload_bytes_value(train_pattern(nbytes, True)),
-                                     payload_bytes_value(train_pattern(nbytes, False)))),
+                                     payload_bytes_value(train_pattern(nbytes, True,
+                                                                       own_limit_full)),
+                                     payload_bytes_value(train_pattern(nbytes, False,
+                                                                       own_limit_full)))),
             ]
             with m.If(load):
                 m.d.sync += train_seq.eq(train_seq + 1)
@@ -304,7 +323,7 @@ class D2DLink(wiring.Component):
                 m.d.sync += [next_seq.eq(next_seq + 1), last_seq.eq(next_seq), rr_vc.eq(~new_vc)]
                 for vc in range(NUM_VCS):
                     with m.If(new_vc == vc):
-                        m.d.comb += txs[vc].ready.eq(1)
+                        m.d.comb += [txs[vc].ready.eq(1), admitted[vc].eq(1)]
                         m.d.sync += peer_used[vc].eq(peer_used[vc] + 1)
                 count(st.data_flits)
         with m.Else():
@@ -319,10 +338,12 @@ class D2DLink(wiring.Component):
         is_ctrl = ~is_data & (flit.header.ctrl.type == FlitType.CTRL)
         is_train = ~is_data & (flit.header.ctrl.type == FlitType.TRAIN)
         train_status = flit.payload[payload_bits - 8:]
+        advert = [flit.payload[payload_bits - 8 * (2 + vc):payload_bits - 8 * (1 + vc)]
+                  for vc in range(NUM_VCS)]  # TRAIN payload bytes 1, 2: credit limits
         good = Signal()
         m.d.comb += good.eq(des.good)  # CRC and format, checked with the flit's last beat
 
-        go_back = Signal()  # restart sending at the oldest unacknowledged flit
+        go_back = Signal()  # restart sending at the oldest unacknowledged flit (registered)
         nak_back = Signal()  # ... because of a NAK
         timeout_back = Signal()  # ... because of the replay timeout
         ack_progress = Signal()
@@ -369,10 +390,12 @@ class D2DLink(wiring.Component):
             ack_moves.eq(Mux(is_data, ack5 != acked[:5], ack8 != acked)),
             ack_is_last.eq(Mux(is_data, ack5 == last_seq[:5], ack8 == last_seq)),
         ]
+        outstanding_admitted = Signal(8)  # outstanding, counting this cycle's new flit
+        m.d.comb += outstanding_admitted.eq(outstanding + new_sent)
         with m.If(ack_progress):
             m.d.sync += outstanding.eq(remaining + new_sent)
         with m.Else():
-            m.d.sync += outstanding.eq(outstanding + new_sent)
+            m.d.sync += outstanding.eq(outstanding_admitted)
         has_credit = Signal()
         credit_in_vc = Signal()
         credit_in = Signal(4)
@@ -383,20 +406,12 @@ class D2DLink(wiring.Component):
             credit_in.eq(Mux(is_data, flit.header.data.control.credit.limit,
                              flit.header.ctrl.credit_limit)),
         ]
-        # The acknowledgement reaches the replay pointer (``send_seq - acked - 1 < offset``, or
-        # ``send_seq - acked < offset`` after this cycle's DATA flit): the flits up to it are
-        # skipped. Tested as membership of the cyclic interval [pointer, last_seq].
-        send_seq_p1 = Signal(8)
-        m.d.comb += send_seq_p1.eq(send_seq + 1)
-
-        def reaches(low):
-            return Mux(is_data, in_interval(ack5, low[:5], last_seq[:5]),
-                       in_interval(ack8, low, last_seq))
-
+        # The replay pointer is behind the oldest unacknowledged flit (an acknowledgement
+        # overtook it, or a go-back happened in the cycle an acknowledgement arrived): skip to
+        # it. Both distances count back from ``next_seq``; a comparison of registers, one cycle
+        # after the acknowledgement.
         skip = Signal()
-        m.d.comb += skip.eq(replaying & Mux(data_sent,
-                                            (send_seq != last_seq) & reaches(send_seq_p1),
-                                            reaches(send_seq)))
+        m.d.comb += skip.eq(replay_left > outstanding)
         distance = Signal(8)
         m.d.comb += distance.eq(flit.header.data.seq - expected)
 
@@ -427,6 +442,15 @@ class D2DLink(wiring.Component):
             with m.If(bad_run + 1 >= cfg.retrain_errors):
                 m.d.comb += retrain.eq(1)
 
+        # Credits drop to zero in the first TRAIN cycle after a retrain (no flit is admitted in
+        # TRAIN), until the far end's advertisement re-initialises them (an advertisement in
+        # the same cycle wins).
+        retrained = Signal()
+        m.d.sync += retrained.eq(retrain)
+        with m.If(retrained):
+            for vc in range(NUM_VCS):
+                m.d.sync += peer_limit[vc].eq(peer_used[vc])
+
         with m.Switch(state):
             with m.Case(LinkState.RESET):
                 m.d.sync += state.eq(LinkState.TRAIN)
@@ -442,6 +466,9 @@ class D2DLink(wiring.Component):
                                 m.d.sync += [locked.eq(0), train_good.eq(0), bad_run.eq(0)]
                     with m.Elif(is_train):
                         m.d.sync += bad_run.eq(0)
+                        # Credit re-initialisation from the far end's advertisement.
+                        for vc in range(NUM_VCS):
+                            m.d.sync += peer_limit[vc].eq(advert[vc])
                         with m.If(~locked):
                             m.d.sync += train_good.eq(train_good + 1)
                             with m.If(train_good + 1 >= cfg.train_flits):
@@ -470,9 +497,6 @@ class D2DLink(wiring.Component):
                             with m.If(ack_moves):
                                 m.d.comb += ack_progress.eq(1)
                                 m.d.sync += [acked.eq(acked_new), acked_p1.eq(acked_new_p1)]
-                                # Flits acknowledged behind the replay pointer are skipped.
-                                with m.If(skip):
-                                    m.d.comb += send_seq_next.eq(acked_new_p1)
                             with m.If(is_ctrl & flit.header.ctrl.nak):
                                 count(st.naks_received)
                                 with m.If(~ack_is_last):
@@ -495,8 +519,11 @@ class D2DLink(wiring.Component):
                             with m.Else():
                                 count(st.duplicates)
 
-        # Replay timeout.
-        with m.If(~active | (outstanding == 0) | ack_progress | nak_back | enter_active):
+        # Replay timeout, restarted (one cycle later, a registered decision) by acknowledgement
+        # progress, a NAK or entering ACTIVE.
+        timer_restart = Signal()
+        m.d.sync += timer_restart.eq(ack_progress | nak_back | enter_active)
+        with m.If(~active | (outstanding == 0) | timer_restart):
             m.d.sync += timer.eq(0)
         with m.Elif(timer == cfg.replay_timeout - 1):
             m.d.sync += timer.eq(0)
@@ -512,9 +539,19 @@ class D2DLink(wiring.Component):
         with m.If(enter_active):
             m.d.sync += [state.eq(LinkState.ACTIVE), bad_run.eq(0), nak_scheduled.eq(0),
                          nak_pending.eq(0)]
-        m.d.comb += go_back.eq(nak_back | timeout_back | enter_active)
+        # A NAK, a timeout or entering ACTIVE sends the pointer back to the oldest
+        # unacknowledged flit in the next cycle (the decision is registered; the NAK's own
+        # acknowledgement has been taken by then).
+        m.d.sync += go_back.eq(nak_back | timeout_back | enter_active)
+        m.d.comb += replay_left_next.eq(replay_left)
         with m.If(go_back):
-            m.d.comb += send_seq_next.eq(Mux(ack_progress, acked_new_p1, acked_p1))
+            m.d.comb += [send_seq_next.eq(acked_p1),
+                         replay_left_next.eq(outstanding_admitted)]
+        with m.Elif(skip):
+            m.d.comb += [send_seq_next.eq(acked_p1), replay_left_next.eq(outstanding)]
+        with m.Elif(data_sent & replaying):
+            m.d.comb += replay_left_next.eq(replay_left - 1)
+        m.d.sync += replay_left.eq(replay_left_next)
 
         m.d.comb += replay_rd.addr.eq(send_seq_next[:addr_bits])
         m.d.sync += send_seq.eq(send_seq_next)
