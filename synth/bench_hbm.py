@@ -13,6 +13,11 @@ latency
     percentile under each pattern, and the unloaded row-hit, closed-bank and row-conflict
     latencies.
 
+random-read bound
+    Next to every FR-FCFS ``rand_read`` row, the tFAW bound of random 64 B reads and that
+    bound times ``1 - tRFC / tREFI`` under all-bank refresh
+    (:meth:`hdl.hbm.config.HBMControllerConfig.random_read_bound`), from the design's preset.
+
 Patterns: ``seq_read``, ``seq_write``, ``seq_mix`` (sequential lines, each a read or a write
 with probability 1/2), ``rand_read`` (random 64 B lines over the whole pseudo-channel) and,
 for the FCFS baseline, ``rand_read`` again.
@@ -41,6 +46,9 @@ CASES = [
     ("HBM2E FR-FCFS", "bench-hbm2e", "seq_mix", 9000),
     ("HBM2E FR-FCFS", "bench-hbm2e", "rand_read", 5000),
     ("HBM2E FR-FCFS", "bench-hbm2e", "conflict_read", 1500),
+    ("HBM2E FR-FCFS per-bank refresh", "bench-hbm2e-pb", "seq_read", 9000),
+    ("HBM2E FR-FCFS per-bank refresh", "bench-hbm2e-pb", "seq_mix", 9000),
+    ("HBM2E FR-FCFS per-bank refresh", "bench-hbm2e-pb", "rand_read", 5000),
 ]
 
 
@@ -92,10 +100,26 @@ def bench(out_dir, sim, *, scale=1.0, cases=None):
             continue
         unloaded[design] = _run(sim, design, "test_unloaded_latency",
                                 out_dir / f"{design}-unloaded.json")
-    summary = {"sim": sim, "patterns": results, "unloaded": unloaded}
+    summary = {"sim": sim, "patterns": results, "unloaded": unloaded,
+               "random_read_bound": _bounds(results)}
     (out_dir / "hbm.json").write_text(json.dumps(summary, indent=2))
     (out_dir / "hbm.md").write_text(markdown(summary))
     return summary
+
+
+def _bounds(results):
+    """Return the tFAW x refresh bound of random reads next to each measured rand_read."""
+    from verif.hbm.tb import design_config
+    rows = []
+    for r in results:
+        cfg = design_config(r["design"])
+        if r["pattern"] != "rand_read" or cfg.scheduler != "frfcfs":
+            continue
+        rows.append({"case": r["case"], "design": r["design"], "refresh": cfg.refresh,
+                     "bound": float(cfg.random_read_bound()),
+                     "tfaw_bound": float(cfg.random_read_bound("per_bank")),
+                     "efficiency": r["efficiency"]})
+    return rows
 
 
 def markdown(summary):
@@ -119,4 +143,12 @@ def markdown(summary):
               "| design | unloaded row hit | closed bank | row conflict |", "|---|---|---|---|"]
     for design, u in summary["unloaded"].items():
         lines.append(f"| {design} | {u['hit']} | {u['closed']} | {u['conflict']} |")
+    lines += ["", "Random 64 B reads against their bound: 4 ACTs per tFAW, each bringing "
+              "2 bursts x 2 data cycles, times 1 - tRFC/tREFI with all-bank refresh "
+              "(`HBMControllerConfig.random_read_bound`, docs/hbm.md).", "",
+              "| case | refresh | tFAW bound | bound with refresh | measured |",
+              "|---|---|---|---|---|"]
+    for b in summary.get("random_read_bound", []):
+        lines.append(f"| {b['case']} | {b['refresh']} | {b['tfaw_bound']:.3f} | "
+                     f"{b['bound']:.3f} | {b['efficiency']:.3f} |")
     return "\n".join(lines) + "\n"

@@ -23,6 +23,7 @@ into ``tFAW``.
 """
 
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 from amaranth.utils import exact_log2
 
@@ -213,6 +214,38 @@ class HBMControllerConfig:
     def peak_bytes_per_cycle(self):
         """Peak data-bus bandwidth in bytes per cycle."""
         return self.timing.peak_bytes_per_cycle(self.geometry)
+
+    def random_read_bound(self, refresh=None):
+        """Return the highest data-bus efficiency random line reads can reach.
+
+        Every random line needs an ACT (its row is almost never open), at most four ACTs
+        fit in a ``tFAW`` window, and each brings ``bursts_per_line`` bursts of
+        ``burst_cycles`` data cycles: ``4 * bursts_per_line * burst_cycles / tFAW``. The
+        ``tRRD_S`` spacing of ACTs (``tRRD_S * 4 <= tFAW`` for both presets) and the data bus
+        itself (at most 1) bound it too. All-bank refresh then takes the whole pseudo-channel
+        for ``tRFC`` out of every ``tREFI``: times ``1 - tRFC / tREFI``. Per-bank refresh
+        blocks one bank at a time and leaves the others to the ACTs, so its bound is the
+        ``tFAW`` figure alone.
+
+        Parameters
+        ----------
+        refresh : str, optional
+            ``"all_bank"`` or ``"per_bank"``; this configuration's ``refresh`` if omitted.
+
+        Returns
+        -------
+        fractions.Fraction
+        """
+        refresh = self.refresh if refresh is None else refresh
+        if refresh not in REFRESH_MODES:
+            raise ValueError(f"refresh must be one of {', '.join(REFRESH_MODES)}, "
+                             f"not {refresh!r}")
+        t = self.timing
+        per_act = self.bursts_per_line * t.burst_cycles
+        bound = min(Fraction(4 * per_act, t.tFAW), Fraction(per_act, t.tRRD_S), Fraction(1))
+        if refresh == "all_bank":
+            bound *= 1 - Fraction(t.tRFC, t.tREFI)
+        return bound
 
 
 def controller_config(name="fpga"):

@@ -3,6 +3,9 @@
 One controller clock cycle is one DRAM command clock (``tCK``, 1:1). HBM has separate row and
 column command buses, so each cycle carries at most one row command and one column command.
 All four members are plain ``data.Struct`` signals, not streams: a PHY cannot push back.
+The controller drives ``row_cmd`` and ``col_cmd`` from its registered state in the cycle it
+decides them (no output register of its own); the PHY (like a DFI PHY) or the memory model
+samples them at the end of that cycle, the cycle the command counts as issued in.
 
 ``row_cmd`` (controller to PHY)
     ``cmd`` (:class:`RowCommand`), ``bank``, ``row``. ``row`` is meaningful for ``ACT``,

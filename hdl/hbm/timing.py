@@ -87,7 +87,9 @@ class HBMTiming:
     tWTR_S, tWTR_L : int
         End of write data to RD, different / same bank group.
     tRTP_S, tRTP_L : int
-        RD to PRE, different / same bank group (the same bank counts as the same group).
+        Read to precharge: ``tRTP_L`` from a RD to a PRE (or PREA) of the same bank,
+        ``tRTP_S`` from a RD of any bank to a PREA (all-bank precharge), as Ramulator2's HBM2
+        model scopes ``nRTPL`` / ``nRTPS``. A RD does not limit a PRE of another bank.
     tRFC : int
         All-bank REF to any ACT or REF.
     tREFI : int

@@ -65,6 +65,9 @@ DESIGNS = {
     "bench-hbm2e": HBMControllerConfig(timing=HBM2E_3200, queue_depth=32,
                                        write_high=28, write_low=4, refresh_postpone=1,
                                        auto_precharge=True),
+    "bench-hbm2e-pb": HBMControllerConfig(timing=HBM2E_3200, queue_depth=32,
+                                          write_high=28, write_low=4, refresh="per_bank",
+                                          auto_precharge=True),
 }
 
 

@@ -169,16 +169,22 @@ async def test_unloaded_latency(dut):
         await tb.drain(2000)
         result[name] = tb.latencies[-1]
     t = cfg.timing
-    # Request handshake -> queue (1) -> registered command on the PHY (1) -> last burst
-    # tCCD_L later -> its data CL .. CL + burst_cycles - 1 after it -> response FIFO (1) ->
-    # line buffer read (1): see docs/hbm.md.
-    hit = 1 + 1 + t.tCCD_L * (cfg.bursts_per_line - 1) + t.CL + t.burst_cycles + 1
+    # Request handshake -> queue (1 cycle), where the scheduler drives the first RD onto the
+    # PHY -> last burst tCCD_L later -> its beats CL .. CL + burst_cycles - 1 after it; the
+    # line is on ``resp`` in the cycle of its last beat: see docs/hbm.md.
+    hit = 1 + t.tCCD_L * (cfg.bursts_per_line - 1) + t.CL + t.burst_cycles - 1
     expected = {"hit": hit, "closed": hit + t.tRCD, "conflict": hit + t.tRCD + t.tRP}
     if cfg.auto_precharge:
         # The lone read closed its row with an RDA: the next one always finds it closed.
         expected.update(hit=hit + t.tRCD, conflict=hit + t.tRCD)
     dut._log.info("unloaded latency %s, expected %s", result, expected)
     assert result == expected, (result, expected)
+    if not cfg.auto_precharge and cfg.bursts_per_line == 2 and t.tCCD_L == t.burst_cycles:
+        # The targets: row hit <= CL + 4, closed <= tRCD + CL + 4, conflict <= tRP +
+        # tRCD + CL + 4 (a 64 B line is two gapless bursts).
+        assert result["hit"] <= t.CL + 4, result
+        assert result["closed"] <= t.tRCD + t.CL + 4, result
+        assert result["conflict"] <= t.tRP + t.tRCD + t.CL + 4, result
     _report(result)
 
 

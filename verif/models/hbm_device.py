@@ -44,8 +44,8 @@ tCCD_S    RD (WR)                RD (WR)                 tCCD_S, other bank grou
 tRTW      RD                     WR                      CL + burst + 2 - CWL, any bank
 tWTR_L    WR                     RD                      CWL + burst + tWTR_L, same bank group
 tWTR_S    WR                     RD                      CWL + burst + tWTR_S, other group
-tRTP_L    RD                     PRE, PREA               tRTP_L, same bank group
-tRTP_S    RD                     PRE, PREA               tRTP_S, other bank group
+tRTP_L    RD                     PRE, PREA               tRTP_L, same bank
+tRTP_S    RD                     PREA                    tRTP_S, any bank (channel-wide)
 tWR       WR                     PRE, PREA               CWL + burst + tWR, same bank
 tRFC      REF                    ACT, REF, REFPB         tRFC
 tRFCpb    REFPB                  ACT, REF, REFPB         tRFCpb, same bank
@@ -53,7 +53,16 @@ tRREFD    REFPB                  ACT, REFPB              tRREFD, other bank
 ========  =====================  ======================  ======================================
 
 "RD" stands for RD and RDA, "WR" for WR and WRA. PREA is checked, for each bank it closes,
-as a PRE of that bank. Besides the table: ``tFAW`` (an ACT may not be the fifth in any
+as a PRE of that bank, and, whether or not any bank is open, against the channel-wide rule
+``tRTP_S``.
+
+Scope of ``tRTP``: read-to-precharge is a per-bank constraint (the precharge may not cut off
+the bank's own read): DRAMsim3 (``src/timing.cc``) applies its ``tRTP`` only to a PRE of the
+same bank, and Ramulator2's HBM2 model (``src/dram/impl/HBM2.cpp``) applies ``nRTPL`` from a
+RD to a PRE of the same bank and ``nRTPS`` from a RD of any bank to a PREA
+(pseudo-channel level). We check the same: ``tRTP_L`` RD -> PRE/PREA of the bank read (PREA
+through each open bank it closes), ``tRTP_S`` RD (any bank) -> PREA. A PRE of another bank
+is not limited by a RD at all. Besides the table: ``tFAW`` (an ACT may not be the fifth in any
 ``tFAW`` window), ``row bus`` / ``column bus`` (one command per bus per cycle, ACT holding
 the row bus two cycles) and ``tREFI`` (below).
 
@@ -176,6 +185,7 @@ class _Relation(enum.Enum):
     OTHER_GROUP = "other bank group"
     OTHER_BANK = "other bank"
     ANY = "any bank"
+    CHANNEL = "any bank, channel-wide command"
 
 
 @dataclass(frozen=True)
@@ -224,8 +234,9 @@ RULES = (
          lambda t: t.write_data_end + t.tWTR_L),
     Rule("tWTR_S", _Event.WR, _READS, _Relation.OTHER_GROUP,
          lambda t: t.write_data_end + t.tWTR_S),
-    Rule("tRTP_L", _Event.RD, _PRECHARGES, _Relation.SAME_GROUP, lambda t: t.tRTP_L),
-    Rule("tRTP_S", _Event.RD, _PRECHARGES, _Relation.OTHER_GROUP, lambda t: t.tRTP_S),
+    Rule("tRTP_L", _Event.RD, _PRECHARGES, _Relation.SAME_BANK, lambda t: t.tRTP_L),
+    Rule("tRTP_S", _Event.RD, frozenset({Command.PREA}), _Relation.CHANNEL,
+         lambda t: t.tRTP_S),
     Rule("tWR", _Event.WR, _PRECHARGES, _Relation.SAME_BANK,
          lambda t: t.write_data_end + t.tWR),
     Rule("tRFC", _Event.REF, _ACTS | _REFRESHES, _Relation.SAME_BANK, lambda t: t.tRFC),
@@ -493,6 +504,14 @@ class HBMDeviceModel:
     def _check_rules(self, cycle, cmd, targets, what):
         for rule, needs in self._rules[cmd]:
             history = self._last[rule.earlier]
+            if rule.relation is _Relation.CHANNEL:
+                # A channel-wide command: the latest event of any bank counts, open or not.
+                records = [record for record in history if record is not None]
+                latest = max(records, key=lambda record: record.cycle, default=None)
+                if latest is not None and cycle - latest.cycle < needs:
+                    raise TimingViolation(rule.name, latest.what, latest.cycle, what, cycle,
+                                          needs=needs)
+                continue
             for bank in targets:
                 for earlier_bank, record in enumerate(history):
                     if record is None or cycle - record.cycle >= needs:
