@@ -18,7 +18,7 @@ help:
 	@echo "make demo    run an INT8 GEMM on the fpga tensor core in RTL simulation"
 	@echo "make test    lint and run the whole regression (SIM=icarus|verilator to pick one)"
 	@echo "make soak    the long random runs (SOAK=n scales them, default 20)"
-	@echo "make bench   cycle-count benchmarks (BENCH=tensor|tensor_fp|cache|hbm|link|mesh|all); reports under build/bench/"
+	@echo "make bench   cycle-count benchmarks (BENCH=tensor|tensor_fp|cache|hbm|link|mesh|chip|all); reports under build/bench/"
 	@echo "make synth   out-of-context ECP5-85F synthesis of the tensor core"
 	@echo "make verilog Verilog of every block in the fpga config under build/verilog/"
 	@echo "make clean   remove build/ and sim_build/"

@@ -71,6 +71,11 @@ def _d2d(chip):
     return D2DLink(config=d2d_config(chip.name))
 
 
+def _die_net(chip):
+    from .link.noc import TwoDieNetwork, die_net_config
+    return TwoDieNetwork(config=die_net_config(chip.name), wired=True)
+
+
 BLOCKS = {
     "tensor_core": Block("tensor_core", "INT8 systolic tensor core (T-core)", _tensor_core),
     "tensor_core_fp": Block("tensor_core_fp", "BF16/FP16/TF32/TF32+/FP32 systolic tensor core, "
@@ -84,6 +89,8 @@ BLOCKS = {
                        "interleaver (fpga: 2 channels with on-chip memory models)", _hbm_stack),
     "d2d": Block("d2d", "die-to-die link end: flits, CRC-16, go-back-N replay, credits, lanes",
                  _d2d),
+    "die_net": Block("die_net", "two dies' 2D meshes joined by the die-to-die link at a gateway "
+                     "router port (die bit in addresses)", _die_net),
 }
 
 

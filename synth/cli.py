@@ -8,7 +8,7 @@ Usage::
     brgpu config [NAME] [--json]
     brgpu docs [--check]
     brgpu demo
-    brgpu bench [tensor|tensor_fp|cache|hbm|link|mesh|all]
+    brgpu bench [tensor|tensor_fp|cache|hbm|link|mesh|chip|all]
 
 A bad block, configuration or device name prints one line listing the valid names and exits 2.
 """
@@ -156,6 +156,7 @@ BENCHES = {
     "hbm": "synth.bench_hbm",
     "link": "synth.bench_link",
     "mesh": "synth.bench_mesh",
+    "chip": "synth.bench_chip",
 }
 
 

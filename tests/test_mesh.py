@@ -73,3 +73,21 @@ def test_router_ports_follow_position():
     assert "south_in__flit" not in names
     for router in (corner, middle):
         to_verilog(router, "router")
+
+
+def test_gateway_router_has_a_d2d_port():
+    cfg = MeshConfig(k=3, l=2, vcs=2, buffer_depth=2, payload_width=8, dies=2, gateway=4)
+    gateway, other = Router(config=cfg, x=1, y=1, die=1), Router(config=cfg, x=0, y=0, die=1)
+    assert gateway.directions == ["east", "west", "north", "d2d"]
+    assert "d2d" not in other.directions
+    names = {"__".join(map(str, path)) for path, _m, _v in gateway.signature.flatten(gateway)}
+    assert {"d2d_in__flit", "d2d_out__credit"} <= names
+    mesh, flat = Mesh(config=cfg, die=1), Mesh(config=CONFIGS["3x2-d2"])
+    assert mesh.die == 1 and "d2d_out" in mesh.signature.members
+    assert "d2d_out" not in flat.signature.members
+    with pytest.raises(ValueError, match="die must be an integer from 0 to 1"):
+        Mesh(config=cfg, die=2)
+    with pytest.raises(ValueError, match="die must be an integer from 0 to 0"):
+        Router(config=CONFIGS["3x2-d2"], x=0, y=0, die=1)
+    for design in (gateway, other, mesh, flat):
+        to_verilog(design, "design")

@@ -10,7 +10,11 @@ from verif.models.noc import (
     Packet,
     channel_loads,
     check_delivery,
+    chip_hops,
+    chip_route,
+    crosses_dies,
     expected_delivery,
+    global_position,
     hops,
     hotspot,
     ideal_throughput,
@@ -131,3 +135,68 @@ def test_mesh_config_validation_and_presets():
             MeshConfig(**kwargs)
     with pytest.raises(ValueError, match="config must be one of"):
         mesh_config("huge")
+
+
+def test_chip_route_crosses_at_the_gateway():
+    # Two 2x2 dies, gateway node 1 = (1, 0). Node 6 is (0, 1) on die 1.
+    assert chip_route(2, 2, 1, 0, 6) == [0, 1, 5, 4, 6]
+    assert chip_hops(2, 2, 1, 0, 6) == (3, 1)
+    assert chip_route(2, 2, 1, 7, 1) == [7, 5, 1]
+    assert chip_hops(2, 2, 1, 7, 1) == (1, 1)
+    # On one die the route is the XY route, numbered on that die.
+    assert chip_route(2, 2, 1, 4, 7) == [4, 5, 7]
+    assert chip_hops(2, 2, 1, 4, 7) == (2, 0)
+    assert chip_route(2, 2, 1, 5, 1) == [5, 1]
+    assert crosses_dies(2, 2, 3, 4) and not crosses_dies(2, 2, 4, 7)
+    assert global_position(4, 4, 16 + 6) == (2, 1, 1)
+    with pytest.raises(ValueError, match="outside two 2x2 dies"):
+        chip_route(2, 2, 0, 0, 8)
+
+
+@pytest.mark.parametrize("gateway", [0, 5, 8])
+def test_chip_route_matches_config_hops(gateway):
+    from hdl.link.noc import DieNetConfig
+    mesh = MeshConfig(k=4, l=3, payload_width=8, dies=2, gateway=gateway)
+    cfg = DieNetConfig(mesh=mesh)
+    for src in range(24):
+        for dest in range(24):
+            path = chip_route(4, 3, gateway, src, dest)
+            links, crossings = chip_hops(4, 3, gateway, src, dest)
+            assert links == cfg.mesh_hops(src, dest)
+            assert crossings == int(crosses_dies(4, 3, src, dest))
+            assert path[0] == src and path[-1] == dest
+            if crossings:
+                die = src // 12
+                assert path.index(die * 12 + gateway) + 1 == path.index((1 - die) * 12 + gateway)
+
+
+def test_delivery_check_with_die_bit():
+    sent = [Packet(0, 6, 0, 1), Packet(0, 6, 0, 2), Packet(5, 2, 1, 3)]
+    expected = expected_delivery(sent)
+    assert check_delivery(expected, {(6, 0): sent[:2], (2, 1): [sent[2]]}) == 3
+    with pytest.raises(DeliveryError, match="reordered"):
+        check_delivery(expected, {(6, 0): [sent[1], sent[0]], (2, 1): [sent[2]]})
+    with pytest.raises(DeliveryError, match="belongs to node 6"):
+        # Delivered on die 0's node 2 instead of die 1's node 6: the die bit was lost.
+        check_delivery(expected, {(2, 0): [sent[0]], (6, 0): [sent[1]], (2, 1): [sent[2]]})
+
+
+def test_die_net_config_validation():
+    from hdl.link.d2d import D2DConfig
+    from hdl.link.noc import DieNetConfig, die_net_config
+    assert die_net_config("fpga").mesh.flit_width == 39
+    assert die_net_config("br100").mesh.gateway == 8
+    with pytest.raises(ValueError, match="mesh.dies must be 2"):
+        DieNetConfig(mesh=MeshConfig())
+    with pytest.raises(ValueError, match="mesh.vcs must be 2"):
+        DieNetConfig(mesh=MeshConfig(vcs=3, dies=2))
+    with pytest.raises(ValueError, match="link.payload_bytes must hold a mesh flit of 71"):
+        DieNetConfig(mesh=MeshConfig(payload_width=64, dies=2), link=D2DConfig())
+    with pytest.raises(TypeError, match="link must be a D2DConfig"):
+        DieNetConfig(link="fpga")
+    with pytest.raises(ValueError, match="config must be one of"):
+        die_net_config("br200")
+    with pytest.raises(ValueError, match="dies must be 1 or 2"):
+        MeshConfig(dies=3)
+    with pytest.raises(ValueError, match="gateway must be a node number from 0 to 3"):
+        MeshConfig(dies=2, gateway=4)

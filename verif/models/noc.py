@@ -9,6 +9,11 @@ Written from the specification of the mesh (``docs/mesh.md``), not from the RTL:
   injected on, with ``src`` set to the injecting node. Packets from one source to one
   destination on one VC arrive in injection order; nothing else about order is promised.
 
+- On two dies joined by the die-to-die link, node ``g = die * k * l + y * k + x``. A packet
+  for the other die goes XY to the gateway node of its die, crosses the link (on the link VC
+  of its class), then XY from the gateway of the other die to its destination. Delivery and
+  order promises are the same, with global node numbers (:func:`chip_route`).
+
 :func:`expected_delivery` turns a list of injected packets into what each ejection port must
 receive, per source; :func:`check_delivery` compares what the design delivered with it.
 :func:`channel_loads` gives the load of every link for a traffic matrix under XY routing, from
@@ -24,7 +29,8 @@ from dataclasses import dataclass
 __all__ = [
     "Packet", "position", "node", "xy_route", "hops", "expected_delivery", "check_delivery",
     "DeliveryError", "uniform_random", "transpose", "hotspot", "traffic_matrix",
-    "channel_loads", "ideal_throughput",
+    "channel_loads", "ideal_throughput", "global_position", "chip_route", "chip_hops",
+    "crosses_dies",
 ]
 
 
@@ -74,6 +80,46 @@ def hops(k, src, dest):
     sx, sy = position(k, src)
     dx, dy = position(k, dest)
     return abs(sx - dx) + abs(sy - dy)
+
+
+def global_position(k, l, g):  # noqa: E741
+    """Return ``(x, y, die)`` of global node ``g = die * k * l + y * k + x``."""
+    nodes = k * l
+    x, y = position(k, g % nodes)
+    return x, y, g // nodes
+
+
+def crosses_dies(k, l, src, dest):  # noqa: E741
+    """Return whether a packet from global node ``src`` to ``dest`` crosses the link."""
+    return src // (k * l) != dest // (k * l)
+
+
+def chip_route(k, l, gateway, src, dest):  # noqa: E741
+    """Return the global nodes a packet visits on two dies joined at ``gateway``.
+
+    ``gateway`` is the node number on each die (``y * k + x``) of the router with the link
+    port. A packet that stays on its die takes its XY route; one for the other die takes the
+    XY route to its die's gateway, the link (consecutive entries: the two gateways), then the
+    XY route from the other die's gateway.
+    """
+    nodes = k * l
+    for value in (src, dest):
+        if not 0 <= value < 2 * nodes:
+            raise ValueError(f"node {value} is outside two {k}x{l} dies")
+    src_die, dest_die = src // nodes, dest // nodes
+    if src_die == dest_die:
+        return [src_die * nodes + n for n in xy_route(k, l, src % nodes, dest % nodes)]
+    first = [src_die * nodes + n for n in xy_route(k, l, src % nodes, gateway)]
+    second = [dest_die * nodes + n for n in xy_route(k, l, gateway, dest % nodes)]
+    return first + second
+
+
+def chip_hops(k, l, gateway, src, dest):  # noqa: E741
+    """Return ``(mesh links, link crossings)`` of a packet from ``src`` to ``dest``."""
+    path = chip_route(k, l, gateway, src, dest)
+    crossings = sum(1 for a, b in zip(path, path[1:], strict=False)
+                    if a // (k * l) != b // (k * l))
+    return len(path) - 1 - crossings, crossings
 
 
 def expected_delivery(packets: Iterable[Packet]):

@@ -5,7 +5,8 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from hdl.cache.protocol import mem_request_layout, mem_response_layout
-from hdl.link.noc import VC_REQUEST, VC_RESPONSE, Mesh
+from hdl.link.d2d import lanes_layout, status_layout
+from hdl.link.noc import VC_REQUEST, VC_RESPONSE, DieNetConfig, Mesh, TwoDieNetwork
 from hdl.link.noc.interface import MemoryInterface, RequestInterface, extended_id_width
 
 __all__ = ["MeshMemorySystem"]
@@ -16,10 +17,13 @@ class MeshMemorySystem(wiring.Component):
 
     Parameters
     ----------
-    config : MeshConfig
-        The mesh.
+    config : MeshConfig or DieNetConfig
+        The mesh of one die, or two dies joined by the die-to-die link
+        (:class:`~hdl.link.noc.TwoDieNetwork`, whose lanes become the ports ``lane_tx[d]`` /
+        ``lane_rx[d]`` and whose link status is ``status[d]``).
     clients, homes : sequence of int
-        Node numbers with a :class:`RequestInterface` (``req[i]``/``resp[i]``) and with a
+        Node numbers (global on two dies: ``die * nodes + y * k + x``) with a
+        :class:`RequestInterface` (``req[i]``/``resp[i]``) and with a
         :class:`MemoryInterface` (``mem_req[j]``/``mem_resp[j]``). A node may be both.
     addr_width, line_bytes, id_width : int
         The memory protocol of the clients.
@@ -29,12 +33,22 @@ class MeshMemorySystem(wiring.Component):
     """
 
     def __init__(self, *, config, clients, homes, addr_width, line_bytes, id_width):
+        self._chip = config if isinstance(config, DieNetConfig) else None
+        if self._chip is not None:
+            config = self._chip.mesh
         self._config = config
         self._clients, self._homes = tuple(clients), tuple(homes)
         self._protocol = {"addr_width": addr_width, "line_bytes": line_bytes,
                           "id_width": id_width}
         wide = extended_id_width(config, id_width)
-        super().__init__({
+        members = {}
+        if self._chip is not None:
+            members = {
+                "lane_tx": Out(lanes_layout(self._chip.link)).array(2),
+                "lane_rx": In(lanes_layout(self._chip.link)).array(2),
+                "status": Out(status_layout()).array(2),
+            }
+        super().__init__(members | {
             "req": In(stream.Signature(mem_request_layout(
                 addr_width=addr_width, line_bytes=line_bytes, id_width=id_width))
             ).array(len(self._clients)),
@@ -50,7 +64,14 @@ class MeshMemorySystem(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         cfg = self._config
-        m.submodules.mesh = mesh = Mesh(config=cfg)
+        if self._chip is None:
+            m.submodules.mesh = mesh = Mesh(config=cfg)
+        else:
+            m.submodules.mesh = mesh = TwoDieNetwork(config=self._chip, wired=False)
+            for d in range(2):
+                m.d.comb += [self.lane_tx[d].eq(mesh.lane_tx[d]),
+                             mesh.lane_rx[d].eq(self.lane_rx[d]),
+                             self.status[d].eq(mesh.status[d])]
         used = set()
         for i, node in enumerate(self._clients):
             ni = RequestInterface(config=cfg, homes=self._homes, **self._protocol)
@@ -68,7 +89,7 @@ class MeshMemorySystem(wiring.Component):
             wiring.connect(m, wiring.flipped(self.mem_resp[j]), ni.resp)
             wiring.connect(m, ni.inject, mesh.inject[node][VC_RESPONSE])
             used |= {(node, VC_RESPONSE, "inject"), (node, VC_REQUEST, "eject")}
-        for node in range(cfg.nodes):
+        for node in range(cfg.total_nodes):
             for vc in range(cfg.vcs):
                 if (node, vc, "inject") not in used:
                     m.d.comb += mesh.inject[node][vc].valid.eq(0)

@@ -30,8 +30,8 @@ __all__ = ["MeshTB", "HandshakeLog", "config_from_env", "params_from_env",
 def config_from_env():
     """Return the :class:`MeshConfig` the runner passed in ``BRGPU_PARAMS``."""
     params = params_from_env()
-    fields = {name: params[name] for name in ("k", "l", "vcs", "buffer_depth", "payload_width")
-              if name in params}
+    names = ("k", "l", "vcs", "buffer_depth", "payload_width", "dies", "gateway")
+    fields = {name: params[name] for name in names if name in params}
     return MeshConfig(**fields)
 
 
@@ -76,7 +76,11 @@ class HandshakeLog:
 
 
 class MeshTB:
-    """Testbench of one :class:`hdl.link.noc.Mesh`.
+    """Testbench of one :class:`hdl.link.noc.Mesh` (or of the node ports of two dies).
+
+    Nodes are numbered globally, ``die * nodes + y * k + x`` (:meth:`MeshConfig.global_node`),
+    so the same testbench drives :class:`hdl.link.noc.TwoDieNetwork`, whose ports
+    ``inject__g__v`` / ``eject__g__v`` follow that numbering.
 
     Parameters
     ----------
@@ -97,10 +101,11 @@ class MeshTB:
         self.layout = flit_layout(config)
         clk, rst = dut.clk, dut.rst
         self.counter = CycleCounter(clk)
+        self.nodes = config.total_nodes
         self.sources, self.sinks, self.monitors = {}, {}, []
         ports = {}
         choices = []
-        for n in range(config.nodes):
+        for n in range(self.nodes):
             for v in range(config.vcs):
                 valid_prob = self.rng.choice([0.2, 0.5, 0.9, 1.0]) if stress else 1.0
                 ready_prob = self.rng.choice([0.2, 0.5, 0.9, 1.0]) if stress else 1.0
@@ -120,6 +125,8 @@ class MeshTB:
         self.sequence = collections.Counter()  # (src, dest, vc) -> packets queued
         self.created = collections.defaultdict(list)  # (src, vc) -> creation cycles
         self._sent_before_reset = collections.Counter()
+        #: Extra cycles :meth:`drain` waits for stray packets after the last expected one.
+        self.settle_cycles = 0
 
     async def start(self):
         """Start the clock and every driver and monitor, then reset the design."""
@@ -163,12 +170,15 @@ class MeshTB:
         offset = (src * 131 + dest * 31 + vc * 7) * 0x9E37
         payload = (self.sequence[key] + offset) % (1 << cfg.payload_width)
         self.sequence[key] += 1
-        dx, dy = cfg.position(dest)
+        dx, dy, ddie = cfg.global_position(dest)
         # src and vc are filled in by the network: send garbage to prove it.
         beat = {"dest": {"x": dx, "y": dy},
                 "src": {"x": self.rng.randrange(1 << cfg.x_width),
                         "y": self.rng.randrange(1 << cfg.y_width)},
                 "vc": self.rng.randrange(1 << cfg.vc_width), "payload": payload}
+        if cfg.die_width:
+            beat["dest"]["die"] = ddie
+            beat["src"]["die"] = self.rng.randrange(2)
         self.sources[src, vc].send(beat)
         self.queued[src, vc].append(Packet(src, dest, vc, payload))
         self.created[src, vc].append(created)
@@ -192,13 +202,17 @@ class MeshTB:
         return [packet for (src, vc), packets in self.queued.items()
                 for packet in packets[:self.sent_on(src, vc)]]
 
+    def node_of(self, coordinate):
+        """Return the global node number of a decoded ``src`` or ``dest`` field."""
+        return self.config.global_node(coordinate["x"], coordinate["y"],
+                                       coordinate.get("die", 0))
+
     def delivered(self):
         """Return ``{(dest, vc): [Packet, ...]}``: what every ejection port delivered."""
-        cfg = self.config
         out = {}
         for (n, v), sink in self.sinks.items():
-            out[n, v] = [Packet(cfg.node(b["src"]["x"], b["src"]["y"]),
-                                cfg.node(b["dest"]["x"], b["dest"]["y"]), b["vc"], b["payload"])
+            out[n, v] = [Packet(self.node_of(b["src"]), self.node_of(b["dest"]), b["vc"],
+                                b["payload"])
                          for b in sink.received]
         return out
 
@@ -217,7 +231,8 @@ class MeshTB:
                     f"timeout at cycle {self.counter.cycle}: {self.sent} of {queued} packets "
                     f"injected, {self.received} delivered")
             await ClockCycles(self.dut.clk, 8)
-        await ClockCycles(self.dut.clk, 4 * (self.config.k + self.config.l) + 8)
+        await ClockCycles(self.dut.clk, 4 * (self.config.k + self.config.l) + 8
+                          + self.settle_cycles)
         checked = check_delivery(expected_delivery(self.accepted_packets()), self.delivered())
         self.check_monitors()
         return checked
@@ -236,7 +251,6 @@ class MeshTB:
         The ``i``-th packet a source sent from ``src`` to ``dest`` on VC ``v`` is the ``i``-th
         one from ``src`` that ``dest`` delivered on ``v``.
         """
-        cfg = self.config
         injected = collections.defaultdict(collections.deque)
         for (src, vc), packets in self.queued.items():
             cycles = self.log.cycles[f"inject__{src}__{vc}"]
@@ -247,7 +261,7 @@ class MeshTB:
         for (n, v), sink in self.sinks.items():
             cycles = self.log.cycles[f"eject__{n}__{v}"]
             for beat, cycle in zip(sink.received, cycles, strict=False):
-                src = cfg.node(beat["src"]["x"], beat["src"]["y"])
+                src = self.node_of(beat["src"])
                 packet, created, inject_cycle = injected[src, n, v].popleft()
                 out.append((packet, created, inject_cycle, cycle))
         return out

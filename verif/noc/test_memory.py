@@ -5,17 +5,24 @@ that takes requests under random backpressure, applies writes (byte mask) and an
 after random delays, out of order. Each client works on lines of its own (line ``n`` belongs to
 client ``n % clients``), so the data every read must return follows from that client's program
 order alone (``LineMemory``): the network must keep a client's requests to one line in order.
+
+On two dies (``dies`` = 2 in ``BRGPU_PARAMS``, with the link's ``link`` fields) the design's
+lanes are carried by :class:`verif.link.channel.WireChannel` models with the bit errors of
+``errors``, and clients reach homes on the other die across the link.
 """
 
 import collections
 import random
 
 import cocotb
+import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, RisingEdge
 
 from hdl.cache.protocol import MemOp, mem_request_layout, mem_response_layout
+from hdl.link.d2d import D2DConfig
 from hdl.link.noc.interface import extended_id_width
+from verif.link.channel import WireChannel
 from verif.noc.tb import config_from_env, params_from_env, soak_factor
 from verif.scoreboard import Scoreboard
 from verif.stream import CycleCounter, StreamMonitor, StreamSink, StreamSource
@@ -80,7 +87,18 @@ class MemoryTB:
         self.memories = [LineMemory(self.line_bytes) for _ in self.homes]
         self.golden = [LineMemory(self.line_bytes) for _ in self.clients]
         self.scoreboards = [Scoreboard(f"client {c} responses") for c in self.clients]
+        self.channels = []
+        if cfg.dies == 2:
+            # Two dies: the wires between the link ends, with the errors of ``errors``.
+            link = D2DConfig(**params["link"])
+            rngs = np.random.default_rng(cocotb.RANDOM_SEED).spawn(2)
+            for d in range(2):
+                channel = WireChannel(getattr(dut, f"lane_tx__{d}"),
+                                      getattr(dut, f"lane_rx__{1 - d}"), clk, link, rng=rngs[d])
+                channel.set_errors(**params.get("errors", {}))
+                self.channels.append(channel)
         self.home_requests = [0] * len(self.homes)
+        self.cross_die_requests = 0
         self.issued = 0
         self.lines_per_client = (1 << self.addr_width) // self.line_bytes // len(self.clients)
 
@@ -94,6 +112,8 @@ class MemoryTB:
             cocotb.start_soon(monitor.run(self.counter))
         for j in range(len(self.homes)):
             cocotb.start_soon(self._memory(j))
+        for channel in self.channels:
+            cocotb.start_soon(channel.run())
         self.dut.rst.value = 1
         await ClockCycles(self.dut.clk, 3)
         self.dut.rst.value = 0
@@ -115,8 +135,10 @@ class MemoryTB:
                 self.home_requests[j] += 1
                 addr, wide = request["addr"], request["id"]
                 src_x = (wide >> self.id_width) & ((1 << cfg.x_width) - 1)
-                src_y = wide >> (self.id_width + cfg.x_width)
-                src = cfg.node(src_x, src_y)
+                src_y = (wide >> (self.id_width + cfg.x_width)) & ((1 << cfg.y_width) - 1)
+                src_die = wide >> (self.id_width + cfg.x_width + cfg.y_width)
+                src = cfg.global_node(src_x, src_y, src_die)
+                self.cross_die_requests += src_die != self.homes[j] // cfg.nodes
                 owner = self.clients[(addr // self.line_bytes) % len(self.clients)]
                 assert src == owner, f"home {self.homes[j]}: request {request} from node {src}" \
                                      f", but line {addr:#x} belongs to node {owner}"
@@ -188,3 +210,8 @@ async def test_reads_see_own_writes(dut):
     assert reads > 0
     assert total == tb.issued, f"{total} requests reached the homes, {tb.issued} were issued"
     dut._log.info("%d requests reached their homes, %d reads answered bit-exact", total, reads)
+    if tb.channels:
+        assert tb.cross_die_requests > 0, "no request crossed the link"
+        flipped = [c.bits_flipped for c in tb.channels]
+        dut._log.info("two dies: %d requests crossed the link; bits flipped on the wires per "
+                      "direction %s", tb.cross_die_requests, flipped)

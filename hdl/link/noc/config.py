@@ -46,6 +46,14 @@ class MeshConfig:
         16. Depth 4 covers the credit round trip, so one VC alone can use a link every cycle.
     payload_width : int
         Bits of the packet payload carried by every (single-flit) packet, 1 to 1024.
+    dies : int
+        Dies joined by the die-to-die link, 1 or 2. With 2, node addresses gain a die bit
+        (``dest.die``, ``src.die``) and the router at :attr:`gateway` of every die has a
+        ``d2d`` port towards the link; a packet for the other die goes XY to the gateway,
+        crosses the link on its VC, then XY to its destination.
+    gateway : int
+        Node number (``y * k + x``) of the gateway router on every die, used when
+        ``dies == 2``.
     """
 
     k: int = 2
@@ -53,6 +61,8 @@ class MeshConfig:
     vcs: int = 2
     buffer_depth: int = 4
     payload_width: int = 32
+    dies: int = 1
+    gateway: int = 0
 
     def __post_init__(self):
         for name in ("k", "l"):
@@ -69,6 +79,11 @@ class MeshConfig:
         if not _is_int(self.payload_width) or not 1 <= self.payload_width <= 1024:
             raise ValueError(
                 f"payload_width must be an integer from 1 to 1024, not {self.payload_width!r}")
+        if not _is_int(self.dies) or self.dies not in (1, 2):
+            raise ValueError(f"dies must be 1 or 2, not {self.dies!r}")
+        if not _is_int(self.gateway) or not 0 <= self.gateway < self.k * self.l:
+            raise ValueError(f"gateway must be a node number from 0 to {self.k * self.l - 1}, "
+                             f"not {self.gateway!r}")
 
     # Widths -------------------------------------------------------------------------------
     @property
@@ -87,14 +102,25 @@ class MeshConfig:
         return max(1, ceil_log2(self.vcs))
 
     @property
+    def die_width(self):
+        """Width of the die bit of an address: 0 on one die, 1 on two."""
+        return 0 if self.dies == 1 else 1
+
+    @property
     def nodes(self):
-        """Nodes (routers) in the mesh."""
+        """Nodes (routers) in the mesh of one die."""
         return self.k * self.l
+
+    @property
+    def total_nodes(self):
+        """Nodes on all dies; node ``g = die * nodes + y * k + x``."""
+        return self.dies * self.nodes
 
     @property
     def flit_width(self):
         """Bits of one flit: destination, source, VC and payload."""
-        return 2 * (self.x_width + self.y_width) + self.vc_width + self.payload_width
+        return (2 * (self.x_width + self.y_width + self.die_width) + self.vc_width
+                + self.payload_width)
 
     def node(self, x, y):
         """Return the node number of the router at ``(x, y)`` (row-major: ``y * k + x``)."""
@@ -107,6 +133,19 @@ class MeshConfig:
         if not 0 <= node < self.nodes:
             raise ValueError(f"node must be from 0 to {self.nodes - 1}, not {node!r}")
         return node % self.k, node // self.k
+
+    def global_node(self, x, y, die=0):
+        """Return the node number of router ``(x, y)`` on ``die``: ``die * nodes + y * k + x``."""
+        if not 0 <= die < self.dies:
+            raise ValueError(f"die must be from 0 to {self.dies - 1}, not {die!r}")
+        return die * self.nodes + self.node(x, y)
+
+    def global_position(self, node):
+        """Return ``(x, y, die)`` of node number ``node`` (from 0 to ``total_nodes - 1``)."""
+        if not 0 <= node < self.total_nodes:
+            raise ValueError(f"node must be from 0 to {self.total_nodes - 1}, not {node!r}")
+        x, y = self.position(node % self.nodes)
+        return x, y, node // self.nodes
 
     # Derived figures ----------------------------------------------------------------------
     #: Cycles a flit spends in every router it crosses: buffer write, then switch traversal

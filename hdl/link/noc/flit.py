@@ -7,8 +7,10 @@ field     width             meaning
 ========= ================= ===============================================================
 dest.x    ``x_width``       column of the destination router
 dest.y    ``y_width``       row of the destination router
+dest.die  ``die_width``     die of the destination (only when ``dies == 2``)
 src.x     ``x_width``       column of the source router (filled in by the sender)
 src.y     ``y_width``       row of the source router
+src.die   ``die_width``     die of the source (only when ``dies == 2``)
 vc        ``vc_width``      virtual channel: 0 requests, 1 responses (set by the injection
                             port the flit enters through)
 payload   ``payload_width`` the packet's contents, carried unchanged
@@ -29,8 +31,11 @@ __all__ = ["coordinate_layout", "flit_layout", "LinkSignature"]
 
 
 def coordinate_layout(config):
-    """Return the layout of a router coordinate ``{x, y}``."""
-    return data.StructLayout({"x": config.x_width, "y": config.y_width})
+    """Return the layout of a router coordinate ``{x, y}`` (``{x, y, die}`` on two dies)."""
+    fields = {"x": config.x_width, "y": config.y_width}
+    if config.die_width:
+        fields["die"] = config.die_width
+    return data.StructLayout(fields)
 
 
 def flit_layout(config):

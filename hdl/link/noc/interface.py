@@ -34,8 +34,11 @@ __all__ = ["RequestInterface", "MemoryInterface", "extended_id_width"]
 
 
 def extended_id_width(config, id_width):
-    """Return the ID width at a home's memory port: ``id_width`` plus the source coordinates."""
-    return id_width + config.x_width + config.y_width
+    """Return the ID width at a home's memory port: ``id_width`` plus the source coordinates.
+
+    The coordinates are ``{x, y}``, and ``{x, y, die}`` on two dies.
+    """
+    return id_width + config.x_width + config.y_width + config.die_width
 
 
 def _check_common(component, config, addr_width, line_bytes, id_width):
@@ -73,6 +76,8 @@ class RequestInterface(wiring.Component):
         The memory protocol's parameters (``line_bytes`` a power of two).
     homes : sequence of int
         Node numbers of the home nodes, a power-of-two count; lines are interleaved over them.
+        On two dies (``config.dies == 2``) these are global node numbers,
+        ``die * nodes + y * k + x``: a home on the other die is reached across the link.
 
     Attributes
     ----------
@@ -91,10 +96,11 @@ class RequestInterface(wiring.Component):
         _check_common(self, config, addr_width, line_bytes, id_width)
         homes = tuple(homes) if not isinstance(homes, int) else None
         if (not homes or len(homes) & (len(homes) - 1)
-                or any(not isinstance(h, int) or not 0 <= h < config.nodes for h in homes)):
+                or any(not isinstance(h, int) or not 0 <= h < config.total_nodes
+                       for h in homes)):
             self._MustUse__silence = True
             raise ValueError(f"homes must be a power-of-two count of node numbers from 0 to "
-                             f"{config.nodes - 1}, not {homes!r}")
+                             f"{config.total_nodes - 1}, not {homes!r}")
         self._config = config
         self._homes = homes
         self._line_bytes = line_bytes
@@ -123,8 +129,9 @@ class RequestInterface(wiring.Component):
         cfg = self._config
         line_bits = exact_log2(self._line_bytes)
         select_bits = exact_log2(len(self._homes))
-        home_x = Array(Const(cfg.position(h)[0], cfg.x_width) for h in self._homes)
-        home_y = Array(Const(cfg.position(h)[1], cfg.y_width) for h in self._homes)
+        home_x = Array(Const(cfg.global_position(h)[0], cfg.x_width) for h in self._homes)
+        home_y = Array(Const(cfg.global_position(h)[1], cfg.y_width) for h in self._homes)
+        home_die = Array(Const(cfg.global_position(h)[2], 1) for h in self._homes)
         if select_bits:
             select = self.req.payload.addr[line_bits:line_bits + select_bits]
         else:
@@ -135,6 +142,7 @@ class RequestInterface(wiring.Component):
             self.req.ready.eq(self.inject.ready),
             self.inject.payload.dest.x.eq(home_x[select]),
             self.inject.payload.dest.y.eq(home_y[select]),
+            *([self.inject.payload.dest.die.eq(home_die[select])] if cfg.die_width else []),
             self.inject.payload.payload.eq(self.req.payload.as_value()),
             self.resp.valid.eq(self.eject.valid),
             self.eject.ready.eq(self.resp.ready),
@@ -158,7 +166,8 @@ class MemoryInterface(wiring.Component):
     eject : In(stream.Signature(flit_layout(config)))
         From the mesh's ``eject[node][VC_REQUEST]``.
     req : Out(stream.Signature(mem_request_layout(..., id_width=extended_id_width(...))))
-        Memory requests; ``id`` is ``{id, src.x, src.y}`` of the request packet.
+        Memory requests; ``id`` is ``{id, src.x, src.y}`` of the request packet
+        (``{id, src.x, src.y, src.die}`` on two dies).
     resp : In(stream.Signature(mem_response_layout(..., id_width=extended_id_width(...))))
         Read responses from the memory, with the extended ``id`` of their request.
     inject : Out(stream.Signature(flit_layout(config)))
@@ -188,12 +197,13 @@ class MemoryInterface(wiring.Component):
         cfg = self._config
         request = self._in_layout(self.eject.payload.payload[:Shape.cast(self._in_layout).width])
         source = self.eject.payload.src
+        source_bits = Cat(source.x, source.y, *([source.die] if cfg.die_width else []))
         m.d.comb += [
             self.req.valid.eq(self.eject.valid),
             self.eject.ready.eq(self.req.ready),
             self.req.payload.op.eq(request.op),
             self.req.payload.addr.eq(request.addr),
-            self.req.payload.id.eq(Cat(request.id, source.x, source.y)),
+            self.req.payload.id.eq(Cat(request.id, source_bits)),
             self.req.payload.data.eq(request.data),
             self.req.payload.mask.eq(request.mask),
         ]
@@ -204,7 +214,9 @@ class MemoryInterface(wiring.Component):
             self.inject.valid.eq(self.resp.valid),
             self.resp.ready.eq(self.inject.ready),
             self.inject.payload.dest.x.eq(wide_id[self._id_width:][:cfg.x_width]),
-            self.inject.payload.dest.y.eq(wide_id[self._id_width + cfg.x_width:]),
+            self.inject.payload.dest.y.eq(wide_id[self._id_width + cfg.x_width:]
+                                          [:cfg.y_width]),
+            *([self.inject.payload.dest.die.eq(wide_id[-1])] if cfg.die_width else []),
             self.inject.payload.payload.eq(back.as_value()),
         ]
         return m

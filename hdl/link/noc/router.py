@@ -22,6 +22,10 @@ gets one back when the neighbour's ``credit[vc]`` pulses (registered at the neig
 flit leaves its buffer). The round trip is four cycles, so depth 4 lets one VC alone use a link
 every cycle.
 
+On two dies (``MeshConfig.dies == 2``) a flit whose ``dest.die`` is not the router's die is
+routed XY to the gateway node instead of its destination, and at the gateway out of the
+``d2d`` port, a link like the others (buffers and credits) towards the die-to-die bridge.
+
 Deadlock freedom is argued in ``docs/mesh.md``: XY routing never turns from y back to x, so
 the channel dependency graph of each VC is acyclic, and requests and responses never share a
 buffer.
@@ -149,6 +153,8 @@ class Router(wiring.Component):
         The mesh.
     x, y : int
         The router's column and row. Only the links to existing neighbours are ports.
+    die : int
+        The die the router is on (0 or 1; only 0 when ``config.dies == 1``).
 
     Attributes
     ----------
@@ -157,6 +163,10 @@ class Router(wiring.Component):
         ``south``), present when the neighbour exists.
     <direction>_out : Out(LinkSignature(config))
         The link to the neighbour in ``direction``.
+    d2d_in, d2d_out : In/Out(LinkSignature(config))
+        The links from and to the die-to-die bridge, present at the gateway router when
+        ``config.dies == 2``: flits for the other die leave through ``d2d_out``, flits from
+        it arrive on ``d2d_in``, with the same credit flow control as a neighbour link.
     inject : In(stream.Signature(flit_layout(config))).array(vcs)
         Injection streams, one per VC. The router overwrites the flit's ``src`` with its own
         coordinates and ``vc`` with the stream's VC.
@@ -165,17 +175,20 @@ class Router(wiring.Component):
         responses.
     """
 
-    def __init__(self, *, config, x, y):
+    def __init__(self, *, config, x, y, die=0):
         if not isinstance(config, MeshConfig):
             self._MustUse__silence = True
             raise TypeError(f"config must be a MeshConfig, not {config!r}")
-        for name, value, size in (("x", x, config.k), ("y", y, config.l)):
+        for name, value, size in (("x", x, config.k), ("y", y, config.l),
+                                  ("die", die, config.dies)):
             if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < size:
                 self._MustUse__silence = True
                 raise ValueError(f"{name} must be an integer from 0 to {size - 1}, not {value!r}")
         self._config = config
-        self._x, self._y = x, y
+        self._x, self._y, self._die = x, y, die
         self._directions = [d for d in DIRECTIONS if neighbour(config, x, y, d) is not None]
+        if config.dies > 1 and config.node(x, y) == config.gateway:
+            self._directions.append("d2d")
         layout = flit_layout(config)
         members = {}
         for d in self._directions:
@@ -194,6 +207,11 @@ class Router(wiring.Component):
     def position(self):
         """The router's ``(x, y)``."""
         return self._x, self._y
+
+    @property
+    def die(self):
+        """The die the router is on."""
+        return self._die
 
     @property
     def directions(self):
@@ -232,12 +250,16 @@ class Router(wiring.Component):
                 layout(queue.w.payload).dest.eq(port.payload.dest),
                 layout(queue.w.payload).src.x.eq(self._x),
                 layout(queue.w.payload).src.y.eq(self._y),
+                *([layout(queue.w.payload).src.die.eq(self._die)] if cfg.die_width else []),
                 layout(queue.w.payload).vc.eq(v),
                 layout(queue.w.payload).payload.eq(port.payload.payload),
             ]
             inputs.append(("local", v, queue))
 
-        # XY route of every head flit.
+        # XY route of every head flit: to its destination on this die, or to the gateway
+        # (then out of the d2d port) when it is addressed to the other die.
+        gateway_x, gateway_y = cfg.position(cfg.gateway)
+        is_gateway = "d2d" in self._directions
         routes = []
         for source, v, queue in inputs:
             dest = layout(queue.r.payload).dest
@@ -249,19 +271,53 @@ class Router(wiring.Component):
                 "north": Signal(name=f"{prefix}_to_north"),
                 "local": Signal(name=f"{prefix}_to_local"),
             }
-            same_x = dest.x == self._x
-            m.d.comb += [
-                want["east"].eq(queue.r.valid & (dest.x > self._x)),
-                want["west"].eq(queue.r.valid & (dest.x < self._x)),
-                want["south"].eq(queue.r.valid & same_x & (dest.y > self._y)),
-                want["north"].eq(queue.r.valid & same_x & (dest.y < self._y)),
-                want["local"].eq(queue.r.valid & same_x & (dest.y == self._y)),
-            ]
+            if is_gateway:
+                want["d2d"] = Signal(name=f"{prefix}_to_d2d")
+            x, y = self._x, self._y
+            same_x = dest.x == x
+            # XY towards the destination, for a flit that stays on this die.
+            on_die = {
+                "east": dest.x > x,
+                "west": dest.x < x,
+                "south": same_x & (dest.y > y),
+                "north": same_x & (dest.y < y),
+                "local": same_x & (dest.y == y),
+            }
+            if cfg.die_width:
+                # A flit for the other die heads for the gateway, whose position is a constant
+                # here: each output's condition is the on-die one or a constant, so the die bit
+                # adds one gate level, not a multiplexer in front of the comparators.
+                here = Signal(name=f"{prefix}_this_die")
+                m.d.comb += here.eq(dest.die == self._die)
+                to_gateway = {
+                    "east": gateway_x > x,
+                    "west": gateway_x < x,
+                    "south": gateway_x == x and gateway_y > y,
+                    "north": gateway_x == x and gateway_y < y,
+                    "local": False,
+                }
+                for output, condition in on_die.items():
+                    if to_gateway[output]:
+                        m.d.comb += want[output].eq(queue.r.valid & (~here | condition))
+                    else:
+                        m.d.comb += want[output].eq(queue.r.valid & here & condition)
+                if is_gateway:
+                    m.d.comb += want["d2d"].eq(queue.r.valid & ~here)
+            else:
+                m.d.comb += [
+                    want["east"].eq(queue.r.valid & (dest.x > x)),
+                    want["west"].eq(queue.r.valid & (dest.x < x)),
+                    want["south"].eq(queue.r.valid & same_x & (dest.y > y)),
+                    want["north"].eq(queue.r.valid & same_x & (dest.y < y)),
+                    want["local"].eq(queue.r.valid & same_x & (dest.y == y)),
+                ]
             routes.append(want)
 
         def reachable(source, output):
-            # XY routing never makes a U-turn and never turns from y back to x.
-            if source == "local" or output == "local":
+            # XY routing never makes a U-turn and never turns from y back to x. A flit from
+            # the d2d port starts a new XY route on this die; a flit enters the d2d port from
+            # anywhere but the d2d port.
+            if source in ("local", "d2d") or output == "local":
                 return True
             if output == source:
                 return False
