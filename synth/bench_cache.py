@@ -56,6 +56,8 @@ def bench(out_dir, sim, *, requests=2000, mshr_counts=(1, 4, 32)):
              f"- {timing['hits']} back-to-back hits: {timing['cycles']} cycles from the first "
              f"request accepted to the last response accepted "
              f"({timing['hits_per_cycle']:.3f} hits/cycle after the pipeline fills)",
+             f"- the same {timing['hits']} hits through one line / two alternating sets: "
+             f"{timing['cycles_same_line']} / {timing['cycles_two_sets']} cycles",
              f"- one miss with a 1-cycle memory: {timing['miss_latency_mem1']} cycles", "",
              "| MSHRs | requests | misses | memory latency | cycles | requests/cycle | "
              "speed-up vs 1 MSHR |", "|---|---|---|---|---|---|---|"]

@@ -16,10 +16,11 @@ from tests.conftest import simulators
 from verif.models.cache import GaloisLFSR16, TreePLRU, TrueLRU
 
 #: The two RTL configurations the cocotb tests build: a tiny one with 8 sets (conflicts on
-#: every few requests, true LRU) and the ``fpga`` preset (tree pseudo-LRU).
+#: every few requests, true LRU) and two data RAM banks, and the ``fpga`` preset (tree
+#: pseudo-LRU, one bank).
 CONFIGS = {
     "tiny-lru": CacheConfig(capacity=1024, ways=4, line_bytes=32, data_bytes=4, mshrs=2,
-                            mshr_targets=3, policy="lru"),
+                            mshr_targets=3, policy="lru", banks=2),
     "fpga": CacheConfig.fpga(),
 }
 
@@ -46,6 +47,9 @@ TESTCASES = {
     (dict(seed=0), ValueError, "seed must be a nonzero 16-bit value"),
     (dict(addr_width=12), ValueError, "addr_width must be from 14"),
     (dict(id_width=0), ValueError, "id_width must be from 1 to 16"),
+    (dict(banks=3), ValueError, r"banks must be a power of two from 1 to sets = 128, not 3"),
+    (dict(banks=256), ValueError, r"banks must be a power of two from 1 to sets = 128, not 256"),
+    (dict(banks=2.0), TypeError, "banks must be an integer"),
     (dict(ways="4"), TypeError, "ways must be an integer"),
     (dict(policy=1), TypeError, "policy must be a string"),
 ])
@@ -148,8 +152,8 @@ def test_cache_slice(sim, config, testcase):
 
 @pytest.mark.parametrize("sim", simulators())
 def test_hit_timing_fpga(sim, tmp_path):
-    """The fpga slice answers a hit in 2 cycles and sustains one hit per cycle."""
+    """The fpga slice answers a hit in 3 cycles and sustains one hit per cycle."""
     _run(sim, CONFIGS["fpga"], "test_hit_latency_and_throughput", tmp_path / "report.json")
     report = json.loads((tmp_path / "report.json").read_text())
-    assert report["hit_latency"] == 2
-    assert report["cycles"] == report["hits"] + 2
+    assert report["hit_latency"] == 3
+    assert report["cycles"] == report["hits"] + report["hit_latency"]

@@ -61,6 +61,12 @@ class CacheConfig:
         Width of a byte address; wide enough for the offset and index fields, at most 64.
     id_width : int
         Width of the core-side request ID; 1 to 16.
+    banks : int
+        Data RAM banks; a power of two from 1 to ``sets``. The data array is split by set
+        (set ``s`` lives in bank ``s % banks``) into ``banks`` separate memories, each with its
+        own write port, so a fill and a core write (a write hit or a replayed write) to
+        different banks are both written in the same cycle; with one bank the core write
+        waits for the fill.
 
     Raises
     ------
@@ -80,10 +86,11 @@ class CacheConfig:
     seed: int = 1
     addr_width: int = 32
     id_width: int = 8
+    banks: int = 1
 
     def __post_init__(self):
         for name in ("capacity", "ways", "line_bytes", "data_bytes", "mshrs", "mshr_targets",
-                     "seed", "addr_width", "id_width"):
+                     "seed", "addr_width", "id_width", "banks"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool):
                 raise TypeError(f"{name} must be an integer, not {value!r}")
@@ -121,6 +128,9 @@ class CacheConfig:
                              f" (offset + index + 1 tag bit) to 64, not {self.addr_width!r}")
         if not 1 <= self.id_width <= 16:
             raise ValueError(f"id_width must be from 1 to 16, not {self.id_width!r}")
+        if not _is_power_of_two(self.banks) or self.banks > self.sets:
+            raise ValueError(f"banks must be a power of two from 1 to sets = {self.sets}, "
+                             f"not {self.banks!r}")
 
     @classmethod
     def named(cls, name="fpga", **overrides):
@@ -185,6 +195,11 @@ class CacheConfig:
     def words_per_line(self):
         """Core-side data words per line."""
         return self.line_bytes // self.data_bytes
+
+    @property
+    def bank_bits(self):
+        """Width of the bank number (the low bits of the set index); 0 with one bank."""
+        return _log2(self.banks)
 
     @property
     def mem_id_width(self):

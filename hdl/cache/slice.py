@@ -7,42 +7,52 @@ it accepts requests, exactly as the model does; only the data of a miss arrives 
 Storage
 -------
 ``tag_ram`` holds one entry per set: for every way ``{tag, valid, dirty}`` and the set's
-replacement state, read synchronously and written back whole (read-modify-write). Its read port
-is transparent to its write port, so a request reads the entry its predecessor writes in the
-same cycle. ``data_ram`` holds one line per ``(set, way)`` (address ``set * ways + way``),
-written with byte enables: a hit writes one word, a fill the whole line. Both are
+replacement state, read synchronously (not transparent) and written back whole. The data array
+is ``banks`` memories ``data_ram{b}`` split by set (set ``s`` in bank ``s % banks``), one line per
+``(set, way)``, written with byte enables: a hit writes one word, a fill the whole line. All are
 ``lib.memory.Memory`` with synchronous reads and map to block RAM.
 
 Pipeline
 --------
-* Accept (cycle 0): a request enters from ``req``, or, with priority, a request replayed from
-  an MSHR, or one that stage 1 set aside (``retry``). Its set is read from ``tag_ram``.
-* Stage 1 (cycle 1): the ways' tags are compared and the request is decided:
+The block RAMs of the ECP5 have a long clock-to-output delay (5.8 ns in nextpnr's model), so no
+decision is taken from a RAM output in the cycle it appears: every RAM output goes straight
+into a register, at most through one or two levels of logic.
 
-  - a hit reads (or writes) its line in ``data_ram`` and writes the set's entry back with the
+* Accept (cycle 0): a request enters stage 1 from ``req``; its set is read from ``tag_ram``.
+* Stage 1 (cycle 1): the ways' tags are compared with the request's in 4-bit chunks, and the
+  chunk results, the set's entry and the MSHRs holding a line of the same set are registered.
+* Stage 2 (cycle 2): the request is decided from registers:
+
+  - a hit reads (or writes) its line in the data RAM and writes the set's entry back with the
     replacement state touched (and ``dirty`` set by a write);
   - a miss takes a free MSHR, chooses the way as the model does (lowest invalid way, else the
     policy's victim; the random LFSR steps only then), writes the new tag into the entry at
-    once (valid, clean, touched), queues the line read on ``mem_read`` and, for a dirty victim,
-    reads the victim into the write-back buffer for ``mem_write``;
+    once (valid, touched; dirty for a WRITE), queues the line read on ``mem_read`` and, for a
+    dirty victim, reads the victim into the write-back buffer for ``mem_write``;
   - a READ or WRITE to a line whose fill is outstanding (its MSHR is still active) merges:
-    it touches the replacement state now and waits in the MSHR.
+    it touches the replacement state (and marks the line dirty for a WRITE) and waits in the
+    MSHR;
+  - a request that must wait for an MSHR to finish stays in stage 2 (no MSHR free, the chosen
+    victim's fill outstanding, the MSHR's target slots full, FLUSH_LINE or INVALIDATE_LINE of a
+    line being filled, FLUSH_ALL or INVALIDATE_ALL while any MSHR is active).
 
-* Stage 2 (cycle 2): the word is selected from the line and ``resp`` is valid.
+* Stage 3 (cycle 3): the word is selected from the data RAM's output and ``resp`` is valid.
 
-A hit answers 2 cycles after it is accepted and hits flow at one per cycle, also while misses
-are outstanding (hit-under-miss). When a fill returns, the line is written and the MSHR's
-requests (the miss, then its merges, in acceptance order) are replayed through stage 1, where
-they hit; the MSHR is freed after the last one. Requests to a line with an active MSHR wait in
-it or behind it, so requests to one line are answered in acceptance order.
+Read-after-write on the tag RAM: a request entering stage 2 in the cycle its predecessor writes
+the same set takes the written entry instead of the RAM's (forwarding; a tag the predecessor
+allocated replaces that way's chunk compare). A request accepted in the cycle a same-set write
+happens, or held in stage 1 while one happens, re-reads its set once (one bubble).
 
-Stage 1 sets a request aside (into ``retry``, ahead of any new request) so that replays can
-pass when it must wait for an MSHR to finish: no MSHR free, the chosen victim's fill still
-outstanding, the MSHR's target slots full, FLUSH_LINE or INVALIDATE_LINE of a line being
-filled, and FLUSH_ALL or INVALIDATE_ALL while any MSHR is active. FLUSH_ALL walks every set
-writing back every dirty line; INVALIDATE_ALL, and reset, walk every set writing an empty entry
-(``sets`` cycles; ``req`` is not ready meanwhile). A FLUSH_LINE or FLUSH_ALL is answered once
-its write-backs have been accepted by ``mem_write``.
+A hit answers 3 cycles after it is accepted and hits flow at one per cycle, also while misses are
+outstanding (hit-under-miss). When a fill returns, the line is written and the MSHR's requests
+(the miss, then its merges, in acceptance order) are replayed straight to the data RAM and
+stage 3, ahead of stage 2 (they need no tag lookup: the line's tag, replacement state and dirty
+bit were written when they were decided); the MSHR is freed after the last one. Requests to a
+line with an active MSHR wait in it or in stage 2, so requests to one line are answered in
+acceptance order. FLUSH_ALL walks every set (3 cycles per set) writing back every dirty line;
+INVALIDATE_ALL, and reset, walk every set writing an empty entry (``sets`` cycles; ``req`` is
+not ready meanwhile). A FLUSH_LINE or FLUSH_ALL is answered once its write-backs have been
+accepted by ``mem_write``.
 """
 
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, unsigned
@@ -67,7 +77,10 @@ from .replacement import (
     repl_state_width,
 )
 
-__all__ = ["CacheSlice", "set_entry_layout"]
+__all__ = ["CacheSlice", "set_entry_layout", "TAG_CHUNK_BITS"]
+
+#: Tag bits compared per chunk in stage 1 (the chunk results are registered for stage 2).
+TAG_CHUNK_BITS = 4
 
 
 def set_entry_layout(config):
@@ -77,6 +90,14 @@ def set_entry_layout(config):
         "ways": data.ArrayLayout(way, config.ways),
         "repl": unsigned(repl_state_width(config.policy, config.ways)),
     })
+
+
+def _or_encode(bits, width):
+    """Return the index of the one true element of the one-hot (or zero) list ``bits``."""
+    index = Const(0, width)
+    for position, bit in enumerate(bits):
+        index = index | Mux(bit, position, 0)
+    return index
 
 
 def _first_set(m, name, bits, width):
@@ -94,7 +115,7 @@ class CacheSlice(wiring.Component):
     Parameters
     ----------
     config : CacheConfig
-        Geometry, port widths, MSHRs and replacement policy; defaults to
+        Geometry, port widths, MSHRs, banks and replacement policy; defaults to
         ``CacheConfig.fpga()``.
 
     Attributes
@@ -108,7 +129,7 @@ class CacheSlice(wiring.Component):
     mem_write : Out(stream.Signature(mem_request_layout))
         Line writes (write-backs).
     mem_resp : In(stream.Signature(mem_response_layout))
-        Line data for ``mem_read``, matched by ``id``, in any order.
+        Line data for ``mem_read``, matched by ``id``, in any order; always ready.
     counters : Out(counters_layout)
         Performance counters: hits, misses, merges, evictions, write-backs.
     """
@@ -140,9 +161,9 @@ class CacheSlice(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         cfg = self._config
-        ways, sets = cfg.ways, cfg.sets
+        ways, sets, banks = cfg.ways, cfg.sets, cfg.banks
         n_mshr, n_target = cfg.mshrs, cfg.mshr_targets
-        ob, ib, wb = cfg.offset_bits, cfg.index_bits, cfg.word_bits
+        ob, ib, wb, bb = cfg.offset_bits, cfg.index_bits, cfg.word_bits, cfg.bank_bits
         entry_layout = set_entry_layout(cfg)
         req_layout = core_request_layout(cfg)
 
@@ -152,21 +173,33 @@ class CacheSlice(wiring.Component):
         def tag_of(addr):
             return addr[ob + ib:]
 
+        def word_of(addr):
+            return addr[wb:ob] if ob > wb else Const(0, 1)
+
         def line_addr(tag, index):
             return Cat(Const(0, ob), index if ib else Const(0, 0), tag)
 
+        def bank_of(index):
+            return index[:bb] if bb else Const(0, 1)
+
         def data_addr(way, index):
-            return Cat(way if ways > 1 else Const(0, 0), index if ib else Const(0, 0))
+            """Address of line ``(index, way)`` inside its bank."""
+            return Cat(way if ways > 1 else Const(0, 0), index[bb:] if ib > bb else Const(0, 0))
 
         # -- storage ---------------------------------------------------------------------------
         m.submodules.tag_ram = tag_ram = Memory(shape=entry_layout, depth=sets, init=[])
         tag_wr = tag_ram.write_port()
-        tag_rd = tag_ram.read_port(transparent_for=(tag_wr,))
-        m.submodules.data_ram = data_ram = Memory(
-            shape=unsigned(8 * cfg.line_bytes), depth=sets * ways, init=[])
-        data_wr = data_ram.write_port(granularity=8)
-        data_rd = data_ram.read_port()
-        m.d.comb += [tag_wr.en.eq(0), data_wr.en.eq(0), data_rd.en.eq(0)]
+        tag_rd = tag_ram.read_port()
+        m.d.comb += [tag_wr.en.eq(0), tag_rd.en.eq(0)]
+        bank_depth = sets * ways // banks
+        data_wr, data_rd = [], []
+        for b in range(banks):
+            name = "data_ram" if banks == 1 else f"data_ram{b}"
+            m.submodules[name] = ram = Memory(shape=unsigned(8 * cfg.line_bytes),
+                                              depth=bank_depth, init=[])
+            data_wr.append(ram.write_port(granularity=8))
+            data_rd.append(ram.read_port())
+            m.d.comb += data_wr[b].en.eq(0)
 
         # -- counters --------------------------------------------------------------------------
         counter = {name: Signal(32, name=f"count_{name}") for name in
@@ -178,28 +211,43 @@ class CacheSlice(wiring.Component):
             m.d.sync += counter[name].eq(counter[name] + 1)
 
         # -- pipeline registers ----------------------------------------------------------------
+        n_chunks = -(-cfg.tag_bits // TAG_CHUNK_BITS)
         s1_valid = Signal()
         s1 = Signal(req_layout)
-        s1_replay = Signal()   # replayed from an MSHR after its fill
-        s1_first = Signal()    # (replay) the request whose miss allocated the MSHR
-        s1_done = Signal()     # a FLUSH_ALL / INVALIDATE_ALL walk has finished
-        retry_valid = Signal()
-        retry = Signal(req_layout)
+        s1_stale = Signal()    # the tag RAM output is not s1's set as it is now: re-read it
         s2_valid = Signal()
-        s2_id = Signal(cfg.id_width)
-        s2_hit = Signal()
-        s2_merged = Signal()
-        s2_read = Signal()
-        s2_word = Signal(max(1, ob - wb))
+        s2 = Signal(req_layout)
+        s2_entry = Signal(entry_layout)
+        s2_chunk_eq = [Signal(n_chunks, name=f"s2_way{w}_chunk_eq") for w in range(ways)]
+        s2_fix = Signal(ways)  # way whose tag was allocated by the predecessor (forwarded)
+        s2_fix_eq = Signal()   # that tag equals s2's
+        s2_match = Signal(n_mshr)   # active MSHRs holding a line of s2's set
+        s2_done = Signal()     # a FLUSH_ALL / INVALIDATE_ALL walk has finished
+        wb_valid = Signal()    # the write-back buffer holds a line for mem_write
+        s3_valid = Signal()
+        s3_id = Signal(cfg.id_width)
+        s3_hit = Signal()
+        s3_merged = Signal()
+        s3_read = Signal()
+        s3_word = Signal(max(1, ob - wb))
+        s3_bank = Signal(max(1, bb))
 
-        # Stage 1 outcomes (combinational).
+        s1_index, s1_tag = index_of(s1.addr), tag_of(s1.addr)
+        s2_index, s2_tag = index_of(s2.addr), tag_of(s2.addr)
+        op = s2.op
+        is_rw = (op == CacheOp.READ) | (op == CacheOp.WRITE)
+        is_line_op = (op == CacheOp.FLUSH_LINE) | (op == CacheOp.INVALIDATE_LINE)
+        s2_all = (op == CacheOp.FLUSH_ALL) | (op == CacheOp.INVALIDATE_ALL)
+
         idle = Signal()        # the slice FSM is in IDLE
-        complete = Signal()    # the request moves to stage 2 (a response)
-        park = Signal()        # the request merges into an MSHR
-        allocate = Signal()    # the request misses and takes an MSHR
-        blocked = Signal()     # the request waits for an MSHR to finish
-        s2_free = Signal()
-        m.d.comb += s2_free.eq(~s2_valid | self.resp.ready)
+        complete = Signal()    # s2's request moves to stage 3 (a response)
+        park = Signal()        # s2's request merges into an MSHR
+        allocate = Signal()    # s2's request misses and takes an MSHR
+        s2_leave = Signal()
+        m.d.comb += s2_leave.eq(complete | park | allocate)
+
+        s3_free = Signal()
+        m.d.comb += s3_free.eq(~s3_valid | self.resp.ready)
 
         # -- MSHRs -----------------------------------------------------------------------------
         mshr_valid = Signal(n_mshr)
@@ -210,73 +258,139 @@ class CacheSlice(wiring.Component):
         mshr_tail = [Signal(range(n_target + 1), name=f"mshr{i}_tail") for i in range(n_mshr)]
         mshr_target = [Array(Signal(req_layout, name=f"mshr{i}_target{t}")
                              for t in range(n_target)) for i in range(n_mshr)]
+        # A request stored into an MSHR (miss or merge) is written into its target slot one
+        # cycle later from ``store_payload`` (a copy of s2 taken every cycle), so that the wide
+        # target registers are enabled by registered signals; the slot is not replayed before.
+        store_valid = Signal()
+        store_mshr = Signal(cfg.mem_id_width)
+        store_slot = Signal(range(n_target + 1))
+        store_payload = Signal(req_layout)
+        m.d.sync += [store_payload.eq(s2), store_valid.eq(park | allocate)]
 
-        # Replay: the lowest filled MSHR with requests left.
+        # Replay: the lowest filled MSHR with a stored request left is copied into the replay
+        # register ``rp`` (its head advances then), which issues to the data RAM and stage 3.
         replay_ready = [mshr_valid[i] & mshr_filled[i] & (mshr_head[i] != mshr_tail[i])
+                        & ~(store_valid & (store_mshr == i) & (store_slot == mshr_head[i]))
                         for i in range(n_mshr)]
         replay_any, replay_sel = _first_set(m, "replay_sel", replay_ready, cfg.mem_id_width)
         replay_payload = Signal(req_layout)
         replay_first = Signal()
+        replay_index = Signal(max(1, ib))
+        replay_way = Signal(cfg.way_bits)
         for i in range(n_mshr):
             with m.If(replay_sel == i):
                 head = mshr_head[i]
                 m.d.comb += [replay_payload.eq(mshr_target[i][head]),
-                             replay_first.eq(head == 0)]
+                             replay_first.eq(head == 0),
+                             replay_index.eq(mshr_index[i]), replay_way.eq(mshr_way[i])]
+        rp_valid = Signal()
+        rp = Signal(req_layout)
+        rp_first = Signal()
+        rp_index = Signal(max(1, ib))
+        rp_way = Signal(cfg.way_bits)
+        rp_mshr = Signal(cfg.mem_id_width)
 
-        # -- stage 1 load ----------------------------------------------------------------------
-        s1_free = Signal()
-        bounce = Signal()      # set stage 1's request aside so that a replay can pass
+        # -- fills: always accepted; a core write to the same bank waits -----------------------
+        fill = self.mem_resp.valid
+        fill_id = self.mem_resp.payload.id
+        fill_index = Array(mshr_index)[fill_id]
+        fill_way = Array(mshr_way)[fill_id]
+        m.d.comb += self.mem_resp.ready.eq(1)
+
+        def fill_blocks(index):
+            """Return whether a fill this cycle occupies the write port of ``index``'s bank."""
+            if banks == 1:
+                return fill
+            return fill & (bank_of(fill_index) == bank_of(index))
+
+        # -- replay issue ----------------------------------------------------------------------
+        replay_write = rp.op == CacheOp.WRITE
+        replay_go = Signal()
+        m.d.comb += replay_go.eq(rp_valid & s3_free & ~(replay_write & fill_blocks(rp_index)))
+        rp_load = replay_any & (~rp_valid | replay_go)
+        with m.If(rp_load):
+            m.d.sync += [rp_valid.eq(1), rp.eq(replay_payload), rp_first.eq(replay_first),
+                         rp_index.eq(replay_index), rp_way.eq(replay_way),
+                         rp_mshr.eq(replay_sel)]
+        with m.Elif(replay_go):
+            m.d.sync += rp_valid.eq(0)
+        core_port = Signal()   # s2 may use the data read port and stage 3 this cycle
+        m.d.comb += core_port.eq(s3_free & ~replay_go)
+
+        # -- stage 1 load and the tag RAM read port --------------------------------------------
+        # s1 moves on when stage 2 is empty or its request completes as a plain hit (a short
+        # path); after a merge, miss or maintenance operation stage 2 stays empty one cycle.
+        s1_advance = Signal()
         load = Signal()
-        inject = Signal()      # a replay enters stage 1
+        hit_complete = Signal()
         m.d.comb += [
-            s1_free.eq(~s1_valid | complete | park | allocate),
-            bounce.eq(s1_valid & blocked & replay_any),
-            load.eq(idle & (s1_free | bounce)),
-            inject.eq(load & replay_any),
-            self.req.ready.eq(load & ~replay_any & ~retry_valid),
+            s1_advance.eq(s1_valid & ~s1_stale & idle & (~s2_valid | hit_complete)),
+            load.eq(idle & (~s1_valid | s1_advance)),
+            self.req.ready.eq(load),
         ]
-        with m.If(load):
-            m.d.sync += s1_done.eq(0)
-            with m.If(replay_any):
-                m.d.sync += [s1_valid.eq(1), s1.eq(replay_payload), s1_replay.eq(1),
-                             s1_first.eq(replay_first)]
-            with m.Elif(retry_valid):
-                m.d.sync += [s1_valid.eq(1), s1.eq(retry), s1_replay.eq(0), retry_valid.eq(0)]
-            with m.Else():
-                m.d.sync += [s1_valid.eq(self.req.valid), s1.eq(self.req.payload),
-                             s1_replay.eq(0)]
-        with m.If(bounce):
-            m.d.sync += [retry_valid.eq(1), retry.eq(s1)]
-
-        # Tag RAM read address: the request entering stage 1, else the set being worked on
-        # (re-read every cycle, so the entry is always current).
         cur_set = Signal(max(1, ib))
-        s1_index = index_of(s1.addr)
-        s1_tag = tag_of(s1.addr)
-        with m.If(load):
-            m.d.comb += tag_rd.addr.eq(Mux(replay_any, index_of(replay_payload.addr),
-                                           Mux(retry_valid, index_of(retry.addr),
-                                               index_of(self.req.payload.addr))))
-        with m.Elif(idle):
-            m.d.comb += tag_rd.addr.eq(s1_index)
+        req_index = index_of(self.req.payload.addr)
+        with m.If(~idle):
+            m.d.comb += [tag_rd.addr.eq(cur_set), tag_rd.en.eq(1)]
+        with m.Elif(s1_valid & s1_stale):
+            m.d.comb += [tag_rd.addr.eq(s1_index), tag_rd.en.eq(1)]
         with m.Else():
-            m.d.comb += tag_rd.addr.eq(cur_set)
+            m.d.comb += [tag_rd.addr.eq(req_index), tag_rd.en.eq(load)]
+        # s1 reads its set when it is accepted (or re-reads it when stale); the RAM is not
+        # transparent, so a write in that cycle is missed. Such writes are covered by
+        # forwarding: from stage 2 when the request there is of the same set (stage 2's entry
+        # is always its set's latest, and its tags change only as it leaves), else from
+        # ``lw_entry``, a copy of the last write taken every cycle, written by a request that
+        # left stage 2, when s1 moves on in the next cycle. Otherwise s1 becomes stale and
+        # re-reads its set: a set walk, a tag change (allocation, invalidation) carried by a
+        # same-set request ahead (the chunk compare would miss it), or an unused ``lw_entry``.
+        tag_change = allocate | (op == CacheOp.INVALIDATE_LINE)
+        s1_lw = Signal()       # s1's entry is in lw_entry
+        lw_entry = Signal(entry_layout)
+        lw_alloc = Signal()
+        lw_way = Signal(cfg.way_bits)
+        lw_tag = Signal(cfg.tag_bits)
+        s2_carries = s2_valid & ~s2_all   # stage 2's entry is its set's latest
+        write_hit = tag_wr.en & (s2_index == req_index)
+        ahead_same = s1_valid & (s1_index == req_index)
+        with m.If(load):
+            m.d.sync += [s1_valid.eq(self.req.valid), s1.eq(self.req.payload),
+                         s1_stale.eq(write_hit & ahead_same & tag_change),
+                         s1_lw.eq(s2_carries & (s2_index == req_index) & ~ahead_same
+                                  & s2_leave)]
+        with m.Elif(s1_valid):
+            with m.If(~idle):
+                m.d.sync += [s1_stale.eq(1), s1_lw.eq(0)]
+            with m.Elif(s2_carries & (s2_index == s1_index) & s2_leave):
+                m.d.sync += [s1_stale.eq(0), s1_lw.eq(1)]
+            with m.Elif(s1_lw):
+                m.d.sync += [s1_stale.eq(1), s1_lw.eq(0)]
+            with m.Else():
+                m.d.sync += s1_stale.eq(0)
+
+        # -- stage 1: chunked tag compare ------------------------------------------------------
         entry = tag_rd.data
-        new_entry = Signal(entry_layout)
-        m.d.comb += [new_entry.eq(entry), tag_wr.data.eq(new_entry)]
+        chunk_eq = []
+        for w in range(ways):
+            bits = []
+            for k in range(n_chunks):
+                lo, hi = k * TAG_CHUNK_BITS, min(cfg.tag_bits, (k + 1) * TAG_CHUNK_BITS)
+                bits.append(entry.ways[w].tag[lo:hi] == s1_tag[lo:hi])
+            chunk_eq.append(Cat(*bits))
 
-        def write_entry(addr):
-            m.d.comb += [tag_wr.en.eq(1), tag_wr.addr.eq(addr)]
-
-        # -- stage 1: tag compare, MSHR match, victim ------------------------------------------
-        way_hits = [entry.ways[w].valid & (entry.ways[w].tag == s1_tag) for w in range(ways)]
-        hit, hit_way = _first_set(m, "hit_way", way_hits, cfg.way_bits)
-        _, free_way = _first_set(m, "free_way", [~entry.ways[w].valid for w in range(ways)],
+        # -- stage 2: decision inputs ----------------------------------------------------------
+        way_hits = []
+        for w in range(ways):
+            tag_eq = Mux(s2_fix[w], s2_fix_eq, s2_chunk_eq[w].all())
+            way_hits.append(s2_entry.ways[w].valid & tag_eq)
+        # At most one way hits (the tags of a set's valid ways differ): encode by OR, not by
+        # priority, so that the hit way is one level after the hit vector.
+        hit = Cat(*way_hits).any()
+        hit_way = Signal(cfg.way_bits)
+        m.d.comb += hit_way.eq(_or_encode(way_hits, cfg.way_bits))
+        _, free_way = _first_set(m, "free_way", [~s2_entry.ways[w].valid for w in range(ways)],
                                  cfg.way_bits)
-        all_valid = Cat(*[entry.ways[w].valid for w in range(ways)]).all()
-        any_dirty, dirty_way = _first_set(
-            m, "dirty_way", [entry.ways[w].valid & entry.ways[w].dirty for w in range(ways)],
-            cfg.way_bits)
+        all_valid = Cat(*[s2_entry.ways[w].valid for w in range(ways)]).all()
 
         lfsr = Signal(16, init=cfg.seed)
         touch_way = Signal(cfg.way_bits)
@@ -284,24 +398,53 @@ class CacheSlice(wiring.Component):
         touched = Signal(entry_layout.members["repl"])
         if cfg.policy == "random":
             m.d.comb += [policy_victim.eq(lfsr16_next(lfsr)[:cfg.way_bits] if ways > 1 else 0),
-                         touched.eq(entry.repl)]
+                         touched.eq(s2_entry.repl)]
         else:
             m.submodules.replacement = repl = ReplacementLogic(policy=cfg.policy, ways=ways)
-            m.d.comb += [repl.state.eq(entry.repl), repl.way.eq(touch_way),
+            m.d.comb += [repl.state.eq(s2_entry.repl), repl.way.eq(touch_way),
                          touched.eq(repl.touched), policy_victim.eq(repl.victim)]
         victim = Signal(cfg.way_bits)
         m.d.comb += victim.eq(Mux(all_valid, policy_victim, free_way))
 
-        def mshr_on(way):
-            return [mshr_valid[i] & (mshr_index[i] == s1_index) & (mshr_way[i] == way)
-                    for i in range(n_mshr)]
-
-        hit_pending, hit_mshr = _first_set(m, "hit_mshr", mshr_on(hit_way), cfg.mem_id_width)
-        victim_pending = Cat(*mshr_on(victim)).any()
+        # Per way: an active MSHR of s2's set is filling that way.
+        way_pending = [Signal(name=f"way{w}_pending") for w in range(ways)]
+        for w in range(ways):
+            m.d.comb += way_pending[w].eq(Cat(*[s2_match[i] & (mshr_way[i] == w)
+                                                for i in range(n_mshr)]).any())
+        # ... and that MSHR's target slots are full.
+        way_full = [Signal(name=f"way{w}_full") for w in range(ways)]
+        for w in range(ways):
+            m.d.comb += way_full[w].eq(Cat(*[s2_match[i] & (mshr_way[i] == w)
+                                             & (mshr_tail[i] == n_target)
+                                             for i in range(n_mshr)]).any())
+        hit_pending = Cat(*[way_hits[w] & way_pending[w] for w in range(ways)]).any()
+        hit_full = Cat(*[way_hits[w] & way_full[w] for w in range(ways)]).any()
+        hit_mshr_bits = [s2_match[i] & (mshr_way[i] == hit_way) for i in range(n_mshr)]
+        _, hit_mshr = _first_set(m, "hit_mshr", hit_mshr_bits, cfg.mem_id_width)
+        victim_pending = Array(way_pending)[victim]
         mshr_free_any, mshr_free = _first_set(m, "mshr_free", [~mshr_valid[i]
                                                               for i in range(n_mshr)],
                                               cfg.mem_id_width)
-        hit_mshr_full = Array(mshr_tail)[hit_mshr] == n_target
+
+        # A miss is decided from registered conditions, in its second cycle in stage 2 at the
+        # earliest: they only change in the safe direction meanwhile (only stage 2 allocates
+        # MSHRs and starts write-backs).
+        evict_dirty = Signal()
+        m.d.comb += evict_dirty.eq(all_valid & s2_entry.ways[victim].dirty)
+        s2_miss_ok = Signal()      # registered: victim not being filled, an MSHR free, wb free
+        s2_evict_dirty = Signal()  # registered: the victim is dirty
+        s2_victim = Signal(cfg.way_bits)   # registered: the victim
+        m.d.sync += [s2_miss_ok.eq(~victim_pending & mshr_free_any & ~wb_valid),
+                     s2_evict_dirty.eq(evict_dirty), s2_victim.eq(victim)]
+
+        # -- tag RAM write port ----------------------------------------------------------------
+        s2_new_entry = Signal(entry_layout)
+        walk_new_entry = Signal(entry_layout)
+        m.d.comb += [s2_new_entry.eq(s2_entry),
+                     tag_wr.data.eq(Mux(idle, s2_new_entry, walk_new_entry))]
+
+        def write_entry(index):
+            m.d.comb += [tag_wr.en.eq(1), tag_wr.addr.eq(index)]
 
         # -- memory side: line read slot and write-back buffer ---------------------------------
         read_valid = Signal()
@@ -317,9 +460,9 @@ class CacheSlice(wiring.Component):
             m.d.sync += read_valid.eq(0)
         read_slot_free = ~read_valid | self.mem_read.ready
 
-        wb_valid = Signal()
-        wb_capture = Signal()   # the line being written back appears on data_rd this cycle
+        wb_capture = Signal()   # the line being written back appears on the data RAM output
         wb_addr = Signal(cfg.addr_width)
+        wb_bank = Signal(max(1, bb))
         wb_data = Signal(8 * cfg.line_bytes)
         m.d.comb += [
             self.mem_write.valid.eq(wb_valid & ~wb_capture),
@@ -329,120 +472,174 @@ class CacheSlice(wiring.Component):
             self.mem_write.payload.data.eq(wb_data),
             self.mem_write.payload.mask.eq(Const(-1, cfg.line_bytes)),
         ]
+        rd_data = Array(port.data for port in data_rd)
         with m.If(wb_capture):
-            m.d.sync += [wb_data.eq(data_rd.data), wb_capture.eq(0)]
+            m.d.sync += [wb_data.eq(rd_data[wb_bank] if banks > 1 else data_rd[0].data),
+                         wb_capture.eq(0)]
         with m.If(self.mem_write.valid & self.mem_write.ready):
             m.d.sync += wb_valid.eq(0)
             count("writebacks")
 
-        def start_writeback(way, index, tag):
-            """Read line ``(index, way)`` into the write-back buffer (needs wb and s2 free)."""
-            m.d.comb += [data_rd.en.eq(1), data_rd.addr.eq(data_addr(way, index))]
-            m.d.sync += [wb_valid.eq(1), wb_capture.eq(1), wb_addr.eq(line_addr(tag, index))]
-
-        # -- fills -----------------------------------------------------------------------------
-        s1_data_write = Signal()
-        m.d.comb += self.mem_resp.ready.eq(~s1_data_write)
-        fill_id = self.mem_resp.payload.id
-        with m.If(self.mem_resp.valid & self.mem_resp.ready):
+        # -- data RAM ports --------------------------------------------------------------------
+        # The read port reads whenever stage 3 can take new data (it holds s3's line otherwise);
+        # the address is the replay's line, the walk's dirty line, or s2's hit or victim line.
+        rd_index = Signal(max(1, ib))
+        rd_way = Signal(cfg.way_bits)
+        for port in data_rd:
+            m.d.comb += [port.en.eq(s3_free), port.addr.eq(data_addr(rd_way, rd_index))]
+        core_write = Signal()
+        core_index = Signal(max(1, ib))
+        core_way = Signal(cfg.way_bits)
+        core_mask = Signal(cfg.data_bytes)
+        core_word = Signal(max(1, ob - wb))
+        core_data = Signal(8 * cfg.data_bytes)
+        for b, port in enumerate(data_wr):
+            fill_here = fill if banks == 1 else fill & (bank_of(fill_index) == b)
+            core_here = core_write if banks == 1 else core_write & (bank_of(core_index) == b)
+            with m.If(fill_here):
+                m.d.comb += [port.en.eq(Const(-1, cfg.line_bytes)),
+                             port.addr.eq(data_addr(fill_way, fill_index)),
+                             port.data.eq(self.mem_resp.payload.data)]
+            with m.Elif(core_here):
+                m.d.comb += [port.en.eq(core_mask << (core_word * cfg.data_bytes)),
+                             port.addr.eq(data_addr(core_way, core_index)),
+                             port.data.eq(Cat(*[core_data] * cfg.words_per_line))]
+        with m.If(fill):
             for i in range(n_mshr):
                 with m.If(fill_id == i):
-                    m.d.comb += [data_wr.en.eq(Const(-1, cfg.line_bytes)),
-                                 data_wr.addr.eq(data_addr(mshr_way[i], mshr_index[i])),
-                                 data_wr.data.eq(self.mem_resp.payload.data)]
                     m.d.sync += mshr_filled[i].eq(1)
 
+        def start_writeback(way, index, tag):
+            """Read line ``(index, way)`` into the write-back buffer (needs ``core_port``)."""
+            m.d.comb += [rd_way.eq(way), rd_index.eq(index)]
+            m.d.sync += [wb_valid.eq(1), wb_capture.eq(1), wb_addr.eq(line_addr(tag, index)),
+                         wb_bank.eq(bank_of(index))]
+
         # -- MSHR bookkeeping ------------------------------------------------------------------
+        retire = Signal(n_mshr)
         for i in range(n_mshr):
             parks_here = park & (hit_mshr == i)
-            injects_here = inject & (replay_sel == i)
             with m.If(parks_here):
-                m.d.sync += [mshr_target[i][mshr_tail[i]].eq(s1), mshr_tail[i].eq(mshr_tail[i] + 1)]
-            with m.If(injects_here):
+                m.d.sync += [mshr_tail[i].eq(mshr_tail[i] + 1), store_mshr.eq(i),
+                             store_slot.eq(mshr_tail[i])]
+            with m.If(rp_load & (replay_sel == i)):
                 m.d.sync += mshr_head[i].eq(mshr_head[i] + 1)
             # Retire once filled and every request has been replayed.
-            with m.If(mshr_valid[i] & mshr_filled[i] & (mshr_head[i] == mshr_tail[i])
-                      & ~parks_here):
+            m.d.comb += retire[i].eq(mshr_valid[i] & mshr_filled[i]
+                                     & (mshr_head[i] == mshr_tail[i]) & ~parks_here
+                                     & ~(rp_valid & (rp_mshr == i)))
+            with m.If(retire[i]):
                 m.d.sync += mshr_valid[i].eq(0)
             with m.If(allocate & (mshr_free == i)):
                 m.d.sync += [mshr_valid[i].eq(1), mshr_filled[i].eq(0),
-                             mshr_index[i].eq(s1_index), mshr_way[i].eq(victim),
+                             mshr_index[i].eq(s2_index), mshr_way[i].eq(victim),
                              mshr_head[i].eq(0), mshr_tail[i].eq(1),
-                             mshr_target[i][0].eq(s1)]
+                             store_mshr.eq(i), store_slot.eq(0)]
+            for t in range(n_target):
+                with m.If(store_valid & (store_mshr == i) & (store_slot == t)):
+                    m.d.sync += mshr_target[i][t].eq(store_payload)
 
-        # -- stage 2: response -----------------------------------------------------------------
-        op = s1.op
-        is_rw = (op == CacheOp.READ) | (op == CacheOp.WRITE)
-        word = s1.addr[wb:ob] if ob > wb else Const(0, 1)
-        line_words = data.ArrayLayout(unsigned(8 * cfg.data_bytes), cfg.words_per_line)
-        read_line = data.View(line_words, data_rd.data)
-        m.d.comb += [
-            self.resp.valid.eq(s2_valid),
-            self.resp.payload.id.eq(s2_id),
-            self.resp.payload.hit.eq(s2_hit),
-            self.resp.payload.merged.eq(s2_merged),
-            self.resp.payload.data.eq(Mux(s2_read, read_line[s2_word], 0)),
-        ]
-        with m.If(complete):
-            m.d.sync += [s2_valid.eq(1), s2_id.eq(s1.id),
-                         s2_hit.eq(is_rw & ~(s1_replay & s1_first)),
-                         s2_merged.eq(s1_replay & ~s1_first),
-                         s2_read.eq(op == CacheOp.READ), s2_word.eq(word)]
-        with m.Elif(self.resp.ready):
+        # -- stage 1 -> stage 2 ----------------------------------------------------------------
+        same_set = s2_valid & (s2_index == s1_index)
+        forward = same_set & ~s2_all
+        m.d.sync += [lw_entry.eq(s2_new_entry), lw_alloc.eq(allocate), lw_way.eq(victim),
+                     lw_tag.eq(s2_tag)]
+        with m.If(s1_advance):
+            m.d.sync += [s2_valid.eq(1), s2.eq(s1), s2_done.eq(0), s2_miss_ok.eq(0),
+                         s2_entry.eq(Mux(forward, s2_new_entry, Mux(s1_lw, lw_entry, entry)))]
+            with m.If(forward):
+                m.d.sync += [s2_fix.eq(Mux(allocate, Const(1, ways) << victim, 0)),
+                             s2_fix_eq.eq(s2_tag == s1_tag)]
+            with m.Else():
+                m.d.sync += [s2_fix.eq(Mux(s1_lw & lw_alloc, Const(1, ways) << lw_way, 0)),
+                             s2_fix_eq.eq(lw_tag == s1_tag)]
+            m.d.sync += [s2_chunk_eq[w].eq(chunk_eq[w]) for w in range(ways)]
+            for i in range(n_mshr):
+                m.d.sync += s2_match[i].eq(
+                    (mshr_valid[i] & ~retire[i] & (mshr_index[i] == s1_index))
+                    | (allocate & (mshr_free == i) & same_set))
+        with m.Elif(s2_leave):
             m.d.sync += s2_valid.eq(0)
+        with m.Else():
+            m.d.sync += [s2_entry.eq(s2_new_entry), s2_match.eq(s2_match & ~retire)]
 
-        def access_line():
-            """Complete a READ or WRITE on the present line ``hit_way`` of set ``s1_index``."""
-            m.d.comb += complete.eq(s2_free)
-            with m.If(complete):
-                m.d.comb += [data_rd.en.eq(1), data_rd.addr.eq(data_addr(hit_way, s1_index))]
-                with m.If(op == CacheOp.WRITE):
-                    m.d.comb += [
-                        s1_data_write.eq(1),
-                        new_entry.ways[hit_way].dirty.eq(1),
-                        data_wr.en.eq(s1.mask << (word * cfg.data_bytes)),
-                        data_wr.addr.eq(data_addr(hit_way, s1_index)),
-                        data_wr.data.eq(Cat(*[s1.data] * cfg.words_per_line)),
-                    ]
-                    write_entry(s1_index)
+        # -- stage 3: response -----------------------------------------------------------------
+        if banks > 1:
+            read_line_bits = rd_data[s3_bank]
+        else:
+            read_line_bits = data_rd[0].data
+        line_words = data.ArrayLayout(unsigned(8 * cfg.data_bytes), cfg.words_per_line)
+        read_line = data.View(line_words, read_line_bits)
+        m.d.comb += [
+            self.resp.valid.eq(s3_valid),
+            self.resp.payload.id.eq(s3_id),
+            self.resp.payload.hit.eq(s3_hit),
+            self.resp.payload.merged.eq(s3_merged),
+            self.resp.payload.data.eq(Mux(s3_read, read_line[s3_word], 0)),
+        ]
+        with m.If(replay_go):
+            m.d.comb += [rd_way.eq(rp_way), rd_index.eq(rp_index)]
+            m.d.sync += [s3_valid.eq(1), s3_id.eq(rp.id),
+                         s3_hit.eq(~rp_first), s3_merged.eq(~rp_first),
+                         s3_read.eq(rp.op == CacheOp.READ),
+                         s3_word.eq(word_of(rp.addr)),
+                         s3_bank.eq(bank_of(rp_index))]
+            with m.If(replay_write):
+                m.d.comb += [core_write.eq(1), core_index.eq(rp_index),
+                             core_way.eq(rp_way), core_mask.eq(rp.mask),
+                             core_word.eq(word_of(rp.addr)),
+                             core_data.eq(rp.data)]
+        with m.Elif(complete):
+            m.d.sync += [s3_valid.eq(1), s3_id.eq(s2.id), s3_hit.eq(is_rw), s3_merged.eq(0),
+                         s3_read.eq(op == CacheOp.READ), s3_word.eq(word_of(s2.addr)),
+                         s3_bank.eq(bank_of(s2_index))]
+        with m.Elif(self.resp.ready):
+            m.d.sync += s3_valid.eq(0)
 
-        # -- the slice FSM ---------------------------------------------------------------------
+        # -- the slice FSM and stage 2's decision ----------------------------------------------
+        walk_entry = Signal(entry_layout)
+        m.d.comb += walk_new_entry.eq(walk_entry)
         with m.FSM(init="SWEEP", name="slice_fsm"):
             with m.State("IDLE"):
                 m.d.comb += idle.eq(1)
-                with m.If(~s1_valid):
-                    pass
-                with m.Elif(s1_replay):
-                    # The line was installed by the fill: a hit, the policy already touched.
-                    access_line()
-                with m.Elif(is_rw & hit & hit_pending):
-                    with m.If(hit_mshr_full):
-                        m.d.comb += blocked.eq(1)
+                with m.If(~replay_go):
+                    m.d.comb += [rd_way.eq(Mux(hit, hit_way, s2_victim)), rd_index.eq(s2_index)]
+                # Independent, mutually exclusive branches (not an if-chain), so that each
+                # outcome's logic is only as deep as its own conditions.
+                with m.If(s2_valid & is_rw & hit):
+                    # The touch and the dirty bit are written while the request waits too:
+                    # both are idempotent, and it ends as a hit or a merge either way.
+                    m.d.comb += [touch_way.eq(hit_way), s2_new_entry.repl.eq(touched)]
+                    with m.If(op == CacheOp.WRITE):
+                        m.d.comb += s2_new_entry.ways[hit_way].dirty.eq(1)
+                    write_entry(s2_index)
+                    with m.If(hit_pending):
+                        with m.If(~hit_full):
+                            m.d.comb += park.eq(1)
+                            count("merges")
                     with m.Else():
-                        m.d.comb += [park.eq(1), touch_way.eq(hit_way),
-                                     new_entry.repl.eq(touched)]
-                        write_entry(s1_index)
-                        count("merges")
-                with m.Elif(is_rw & hit):
-                    m.d.comb += [touch_way.eq(hit_way)]
-                    access_line()
-                    with m.If(complete):
-                        m.d.comb += new_entry.repl.eq(touched)
-                        write_entry(s1_index)
-                        count("hits")
-                with m.Elif(is_rw):
-                    evict_dirty = all_valid & entry.ways[victim].dirty
-                    line = line_addr(s1_tag, s1_index)
-                    with m.If(victim_pending | ~mshr_free_any):
-                        m.d.comb += blocked.eq(1)
-                    with m.Elif(read_slot_free & ~(wb_valid & (wb_addr == line))
-                                & (~evict_dirty | (~wb_valid & s2_free))):
+                        m.d.comb += [
+                            hit_complete.eq(core_port & ~((op == CacheOp.WRITE)
+                                                          & fill_blocks(s2_index))),
+                            complete.eq(hit_complete)]
+                        with m.If(complete):
+                            count("hits")
+                        # The word is written as soon as the port is free of replays, also
+                        # while the request waits for stage 3 (it writes the same bytes again).
+                        with m.If((op == CacheOp.WRITE) & ~replay_go):
+                            m.d.comb += [core_write.eq(1), core_index.eq(s2_index),
+                                         core_way.eq(hit_way), core_mask.eq(s2.mask),
+                                         core_word.eq(word_of(s2.addr)),
+                                         core_data.eq(s2.data)]
+                with m.If(s2_valid & is_rw & ~hit):
+                    line = line_addr(s2_tag, s2_index)
+                    with m.If(s2_miss_ok & read_slot_free & (~s2_evict_dirty | core_port)):
                         m.d.comb += [allocate.eq(1), touch_way.eq(victim),
-                                     new_entry.repl.eq(touched),
-                                     new_entry.ways[victim].tag.eq(s1_tag),
-                                     new_entry.ways[victim].valid.eq(1),
-                                     new_entry.ways[victim].dirty.eq(0)]
-                        write_entry(s1_index)
+                                     s2_new_entry.repl.eq(touched),
+                                     s2_new_entry.ways[victim].tag.eq(s2_tag),
+                                     s2_new_entry.ways[victim].valid.eq(1),
+                                     s2_new_entry.ways[victim].dirty.eq(op == CacheOp.WRITE)]
+                        write_entry(s2_index)
                         m.d.sync += [read_valid.eq(1), read_addr.eq(line),
                                      read_id.eq(mshr_free)]
                         count("misses")
@@ -450,50 +647,59 @@ class CacheSlice(wiring.Component):
                             count("evictions")
                             if cfg.policy == "random":
                                 m.d.sync += lfsr.eq(lfsr16_next(lfsr))
-                        with m.If(evict_dirty):
-                            start_writeback(victim, s1_index, entry.ways[victim].tag)
-                with m.Elif((op == CacheOp.FLUSH_LINE) | (op == CacheOp.INVALIDATE_LINE)):
+                        with m.If(s2_evict_dirty):
+                            start_writeback(victim, s2_index, s2_entry.ways[victim].tag)
+                with m.If(s2_valid & is_line_op):
                     with m.If(hit & hit_pending):
-                        m.d.comb += blocked.eq(1)
+                        pass   # wait for the fill and its replays
                     with m.Elif(op == CacheOp.INVALIDATE_LINE):
-                        m.d.comb += complete.eq(s2_free)
+                        m.d.comb += complete.eq(core_port)
                         with m.If(complete & hit):
-                            m.d.comb += [new_entry.ways[hit_way].valid.eq(0),
-                                         new_entry.ways[hit_way].dirty.eq(0)]
-                            write_entry(s1_index)
-                    with m.Elif(hit & entry.ways[hit_way].dirty):
+                            m.d.comb += [s2_new_entry.ways[hit_way].valid.eq(0),
+                                         s2_new_entry.ways[hit_way].dirty.eq(0)]
+                            write_entry(s2_index)
+                    with m.Elif(hit & s2_entry.ways[hit_way].dirty):
                         # Hand the line to the write-back buffer, mark it clean; stay.
-                        with m.If(~wb_valid & s2_free):
-                            start_writeback(hit_way, s1_index, s1_tag)
-                            m.d.comb += new_entry.ways[hit_way].dirty.eq(0)
-                            write_entry(s1_index)
+                        with m.If(~wb_valid & core_port):
+                            start_writeback(hit_way, s2_index, s2_tag)
+                            m.d.comb += s2_new_entry.ways[hit_way].dirty.eq(0)
+                            write_entry(s2_index)
                     with m.Else():
-                        m.d.comb += complete.eq(s2_free & ~wb_valid)
-                with m.Elif((op == CacheOp.FLUSH_ALL) | (op == CacheOp.INVALIDATE_ALL)):
-                    with m.If(s1_done):
-                        m.d.comb += complete.eq(s2_free & ~wb_valid)
+                        m.d.comb += complete.eq(core_port & ~wb_valid)
+                with m.If(s2_valid & s2_all):
+                    with m.If(s2_done):
+                        m.d.comb += complete.eq(core_port & ~wb_valid)
                     with m.Elif(mshr_valid.any()):
-                        m.d.comb += blocked.eq(1)
+                        pass   # wait for every fill and its replays
                     with m.Elif(op == CacheOp.FLUSH_ALL):
                         m.d.sync += cur_set.eq(0)
                         m.next = "FLUSH_ALL_READ"
                     with m.Else():
                         m.d.sync += cur_set.eq(0)
                         m.next = "SWEEP"
-                with m.Else():
-                    m.d.comb += complete.eq(s2_free)   # unused operation codes
+                with m.If(s2_valid & ~is_rw & ~is_line_op & ~s2_all):
+                    m.d.comb += complete.eq(core_port)   # unused operation codes
 
             with m.State("FLUSH_ALL_READ"):
+                m.next = "FLUSH_ALL_LATCH"
+
+            with m.State("FLUSH_ALL_LATCH"):
+                m.d.sync += walk_entry.eq(entry)
                 m.next = "FLUSH_ALL_CHECK"
 
             with m.State("FLUSH_ALL_CHECK"):
+                any_dirty, dirty_way = _first_set(
+                    m, "dirty_way",
+                    [walk_entry.ways[w].valid & walk_entry.ways[w].dirty for w in range(ways)],
+                    cfg.way_bits)
                 with m.If(any_dirty):
-                    with m.If(~wb_valid & s2_free):
-                        start_writeback(dirty_way, cur_set, entry.ways[dirty_way].tag)
-                        m.d.comb += new_entry.ways[dirty_way].dirty.eq(0)
+                    with m.If(~wb_valid & s3_free):
+                        start_writeback(dirty_way, cur_set, walk_entry.ways[dirty_way].tag)
+                        m.d.comb += walk_new_entry.ways[dirty_way].dirty.eq(0)
+                        m.d.sync += walk_entry.eq(walk_new_entry)
                         write_entry(cur_set)
                 with m.Elif(cur_set == sets - 1):
-                    m.d.sync += s1_done.eq(1)
+                    m.d.sync += s2_done.eq(1)
                     m.next = "IDLE"
                 with m.Else():
                     m.d.sync += cur_set.eq(cur_set + 1)
@@ -501,11 +707,11 @@ class CacheSlice(wiring.Component):
 
             with m.State("SWEEP"):
                 # Reset and INVALIDATE_ALL: write an empty entry to every set.
-                m.d.comb += [new_entry.eq(0),
-                             new_entry.repl.eq(repl_reset_value(cfg.policy, ways))]
+                m.d.comb += [walk_new_entry.eq(0),
+                             walk_new_entry.repl.eq(repl_reset_value(cfg.policy, ways))]
                 write_entry(cur_set)
                 with m.If(cur_set == sets - 1):
-                    m.d.sync += s1_done.eq(s1_valid)
+                    m.d.sync += s2_done.eq(s2_valid)
                     m.next = "IDLE"
                 with m.Else():
                     m.d.sync += cur_set.eq(cur_set + 1)

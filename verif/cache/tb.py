@@ -27,7 +27,7 @@ from .memory import LineMemory
 __all__ = ["CacheTB", "config_from_env", "model_config", "soak_factor", "params_from_env"]
 
 _CONFIG_FIELDS = ("capacity", "ways", "line_bytes", "data_bytes", "mshrs", "mshr_targets",
-                  "policy", "seed", "addr_width", "id_width")
+                  "policy", "seed", "addr_width", "id_width", "banks")
 
 _MODEL_OP = {CacheOp.READ: Op.READ, CacheOp.WRITE: Op.WRITE,
              CacheOp.FLUSH_LINE: Op.FLUSH_LINE, CacheOp.INVALIDATE_LINE: Op.INVALIDATE_LINE,

@@ -220,6 +220,19 @@ async def test_hit_latency_and_throughput(dut):
     cycles = tb.resp.last_handshake - tb.req.first_handshake + 1
     report = {"hit_latency": latency, "hits": count, "cycles": cycles,
               "hits_per_cycle": count / (cycles - latency)}
+    # Back-to-back hits streaming through one line (every request reads the set the one
+    # before it writes: forwarding), and alternating between two sets.
+    for name, addrs in (("same_line", [lines[0] + (i % cfg.words_per_line) * cfg.data_bytes
+                                       for i in range(count)]),
+                        ("two_sets", [lines[i % 2] for i in range(count)])):
+        tb.req.first_handshake = None
+        for i, addr in enumerate(addrs):
+            if i % 3:
+                tb.read(addr)
+            else:
+                tb.write(addr)
+        await tb.drain()
+        report[f"cycles_{name}"] = tb.resp.last_handshake - tb.req.first_handshake + 1
     # One miss with a one-cycle memory (cold line, clean victim).
     tb.read(_addr(cfg, 3, 7 % cfg.sets))
     await tb.drain()
@@ -229,9 +242,10 @@ async def test_hit_latency_and_throughput(dut):
     if out:
         with open(out, "w") as f:
             json.dump(report, f)
-    assert all(hit is not False for hit in tb.model_hits[len(lines):len(lines) + 1 + count])
+    assert all(hit is not False for hit in tb.model_hits[len(lines):len(lines) + 1 + 3 * count])
     assert latency <= 3, f"hit latency {latency} cycles"
     assert cycles == count + latency, f"{count} hits took {cycles} cycles"
+    assert report["cycles_same_line"] == report["cycles_two_sets"] == count + latency, report
     tb.check_counters()
 
 
