@@ -40,6 +40,15 @@ def _tensor_core_fp(chip):
     return FPTensorCore(config=fp_tensor_config(chip.name))
 
 
+def _tensor_core_fp_all(chip):
+    import dataclasses
+
+    from .tensor.fp_config import PRECISIONS, fp_tensor_config
+    from .tensor.fp_core import FPTensorCore
+    config = dataclasses.replace(fp_tensor_config(chip.name), precisions=PRECISIONS)
+    return FPTensorCore(config=config)
+
+
 def _cache_slice(chip):
     from .cache import CacheConfig, CacheSlice
     return CacheSlice(config=CacheConfig.named(chip.name))
@@ -78,8 +87,10 @@ def _die_net(chip):
 
 BLOCKS = {
     "tensor_core": Block("tensor_core", "INT8 systolic tensor core (T-core)", _tensor_core),
-    "tensor_core_fp": Block("tensor_core_fp", "BF16/FP16/TF32/TF32+/FP32 systolic tensor core, "
-                            "FP32 accumulation", _tensor_core_fp),
+    "tensor_core_fp": Block("tensor_core_fp", "BF16/FP16/TF32/TF32+/FP32 (FP32 accumulate) and "
+                            "INT8 (INT32) systolic tensor core", _tensor_core_fp),
+    "tensor_core_fp_all": Block("tensor_core_fp_all", "the FP tensor core with every format and "
+                                "INT8 built in (fpga: 4x4)", _tensor_core_fp_all),
     "cache_slice": Block("cache_slice", "L2 cache slice: set-associative, write-back, "
                          "non-blocking", _cache_slice),
     "hbm_pc": Block("hbm_pc", "HBM2/HBM2E pseudo-channel controller (fpga: with the on-chip "

@@ -150,8 +150,19 @@ class ChipConfig:
         return 2 * self.int8_macs_per_cycle * self.clock_hz
 
     def peak_figures(self):
-        """Return the configuration's peak figures as a plain dictionary."""
-        return {
+        """Return the configuration's peak figures as a plain dictionary.
+
+        ``int8_*`` come from the INT8 tensor core (:attr:`tensor`). ``{p}_macs_per_cycle*``
+        for every precision ``p`` of the floating-point tensor core of the same named
+        configuration (:func:`hdl.tensor.fp_config.fp_tensor_config`), per tensor core and for
+        the chip; ``int8`` there is the FP core's merged INT8 mode (``fp_int8_*`` keys).
+        ``bf16_tflops_binary`` is the BF16 figure in the unit of the published table
+        (2^10 GFLOPS). Every floating-point format runs at one MAC per PE per cycle: BR100
+        quotes TF32+ at half and FP32 at a quarter of its BF16 rate, ours run at full rate
+        with wider multipliers (see docs/tensor_fp.md).
+        """
+        from .tensor.fp_config import fp_tensor_config  # hdl.tensor imports this module
+        figures = {
             "config": self.name,
             "dies": self.dies,
             "tensor_cores": self.tensor_cores,
@@ -163,6 +174,17 @@ class ChipConfig:
             # The published "2048 TOPS" is 2^21 GOPS: 2048 x 1024 GOPS.
             "int8_tops_binary": self.int8_ops_per_second / 1e9 / 1024,
         }
+        fp = fp_tensor_config(self.name)
+        figures["fp_tensor_core_array"] = f"{fp.rows}x{fp.cols}"
+        for precision in fp.precisions:
+            key = "fp_int8" if precision == "int8" else precision
+            per_core = fp.macs_per_cycle(precision)
+            figures[f"{key}_macs_per_cycle_per_tensor_core"] = per_core
+            figures[f"{key}_macs_per_cycle"] = per_core * self.tensor_cores
+        if "bf16" in fp.precisions:
+            figures["bf16_tflops_binary"] = \
+                2 * figures["bf16_macs_per_cycle"] * self.clock_hz / 1e9 / 1024
+        return figures
 
 
 CONFIGS = {

@@ -38,13 +38,13 @@ def bench(out_dir, sim):
 
     Returns a dictionary with the per-case reports and the Markdown text (``"markdown"``).
     """
-    from hdl.tensor.fp_config import FORMATS, FPTensorCoreConfig, fp_tensor_config
+    from hdl.tensor.fp_config import PRECISIONS, FPTensorCoreConfig, fp_tensor_config
     fpga = fp_tensor_config("fpga")
     cases = [
-        ("fpga 4x4 BF16", fpga, 8, 64),
+        ("fpga 4x4 BF16+INT8", fpga, 8, 64),
         ("2x2 all precisions", FPTensorCoreConfig(
-            rows=2, cols=2, precisions=tuple(FORMATS), mul_stages=fpga.mul_stages,
-            add_stages=fpga.add_stages), 8, 64),
+            rows=2, cols=2, precisions=PRECISIONS, mul_stages=fpga.mul_stages,
+            add_stages=fpga.add_stages, int8_macs_per_pe=2), 8, 64),
     ]
     results = []
     for label, cfg, tiles, k in cases:
@@ -52,9 +52,10 @@ def bench(out_dir, sim):
               flush=True)
         report = run_utilisation(cfg, tiles=tiles, k=k, sim=sim,
                                  out_dir=out_dir / "tensor_fp" / label.replace(" ", "_"))
-        report.update(case=label, single_tile_cycles=cfg.tile_cycles(k),
-                      fill_cycles=cfg.fill_cycles, drain_cycles=cfg.drain_cycles,
-                      min_k_per_tile=cfg.min_k_per_tile())
+        report.update(case=label, int8_macs_per_pe=cfg.int8_macs_per_pe,
+                      single_tile_cycles={p: cfg.tile_cycles(k, p) for p in cfg.precisions},
+                      fill_cycles={p: cfg.fill_cycles_of(p) for p in cfg.precisions},
+                      drain_cycles=cfg.drain_cycles, min_k_per_tile=cfg.min_k_per_tile())
         results.append(report)
     peaks = {name: fp_tensor_config(name).peak_figures() for name in ("fpga", "br104", "br100")}
     lines = ["# FP tensor core benchmark", "",
@@ -62,15 +63,16 @@ def bench(out_dir, sim):
              "handshake to the last `c` handshake, every stream valid and ready; utilisation = "
              "useful MACs / (MAC/cycle x cycles). Every result is checked bit-exact against "
              "the numpy model.", "",
-             "| case | array | L (interleave) | precision | tiles | K | cycles | steady cycles "
-             "per tile | one tile alone | utilisation |",
+             "K counts K steps: an INT8 step carries `int8_macs_per_pe` K indices.", "",
+             "| case | array | L (interleave) | precision | tiles | K steps | cycles | steady "
+             "cycles per tile | one tile alone | utilisation |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         for precision, f in r["per_precision"].items():
             lines.append(f"| {r['case']} | {r['rows']}x{r['cols']} | {r['interleave']} | "
                          f"{precision} | {r['tiles']} | {r['k']} | {f['cycles']} | "
-                         f"{f['cycles_per_tile_steady']} | {r['single_tile_cycles']} | "
-                         f"{f['utilisation']:.4f} |")
+                         f"{f['cycles_per_tile_steady']} | "
+                         f"{r['single_tile_cycles'][precision]} | {f['utilisation']:.4f} |")
     lines += ["", "| config | peak MAC/cycle per precision |", "|---|---|"]
     for name, figures in peaks.items():
         lines.append(f"| {name} | " + ", ".join(f"{k.split('_')[0]} {v}"

@@ -50,3 +50,43 @@ def test_tile_timing_formula():
     assert cfg.fill_cycles == 17 and cfg.drain_cycles == 8
     assert cfg.tile_cycles(256) == 256 + 17 + 8 - 1
     assert cfg.min_beats_per_tile() == 25
+
+
+def test_peak_figures_per_precision_reproduce_the_brief():
+    """Per-precision peaks against the brief's figures, computed independently of the RTL."""
+    # BRIEF.md: 2 tiles x 16 SPC x 16 EU, one T-core per EU, 1 GHz; 2048 TOPS INT8 and
+    # 1024 TFLOPS BF16, in units of 2^10 G(FL)OPS; a MAC is two operations.
+    t_cores, clock_ghz = 2 * 16 * 16, 1.0
+
+    def per_t_core(tera_binary):
+        return tera_binary * 1024 / (2 * t_cores * clock_ghz)
+
+    figures = get_config("br100").peak_figures()
+    assert figures["tensor_cores"] == t_cores
+    assert figures["int8_macs_per_cycle_per_tensor_core"] == per_t_core(2048) == 2048
+    assert figures["fp_int8_macs_per_cycle_per_tensor_core"] == per_t_core(2048)
+    assert figures["bf16_macs_per_cycle_per_tensor_core"] == per_t_core(1024) == 1024
+    assert figures["bf16_macs_per_cycle"] == t_cores * 1024
+    assert figures["bf16_tflops_binary"] == 1024
+    # FP16 at the BF16 rate. TF32+ and FP32: published at 512 and 256 TFLOPS; our array runs
+    # every format at one MAC per PE per cycle, so ours are 2x and 4x those.
+    assert figures["fp16_macs_per_cycle_per_tensor_core"] == per_t_core(1024)
+    assert figures["tf32_macs_per_cycle_per_tensor_core"] == per_t_core(1024)
+    assert figures["tf32p_macs_per_cycle_per_tensor_core"] == 2 * per_t_core(512)
+    assert figures["fp32_macs_per_cycle_per_tensor_core"] == 4 * per_t_core(256)
+    # BR104 is half a BR100, per precision.
+    br104 = get_config("br104").peak_figures()
+    for precision in ("bf16", "fp16", "tf32", "tf32p", "fp32", "fp_int8", "int8"):
+        assert 2 * br104[f"{precision}_macs_per_cycle"] == figures[f"{precision}_macs_per_cycle"]
+        assert br104[f"{precision}_macs_per_cycle_per_tensor_core"] == \
+            figures[f"{precision}_macs_per_cycle_per_tensor_core"]
+
+
+def test_fpga_peak_figures_follow_the_arrays():
+    figures = get_config("fpga").peak_figures()
+    # The FP core's fpga preset: 4x4 PEs, BF16 and INT8 (two INT8 MACs per PE); two dies.
+    assert figures["fp_tensor_core_array"] == "4x4"
+    assert figures["bf16_macs_per_cycle_per_tensor_core"] == 4 * 4
+    assert figures["fp_int8_macs_per_cycle_per_tensor_core"] == 4 * 4 * 2
+    assert figures["bf16_macs_per_cycle"] == 2 * 16
+    assert "fp32_macs_per_cycle" not in figures

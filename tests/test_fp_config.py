@@ -3,7 +3,13 @@
 import pytest
 
 from hdl.tensor.fp import ADD_STEP_DELAYS, FPUnitHarness, register_boundaries
-from hdl.tensor.fp_config import FORMATS, FPTensorCoreConfig, Precision, fp_tensor_config
+from hdl.tensor.fp_config import (
+    FORMATS,
+    PRECISIONS,
+    FPTensorCoreConfig,
+    Precision,
+    fp_tensor_config,
+)
 from hdl.tensor.fp_core import FPTensorCore, fp_operand_layouts, fp_result_layout
 from verif.models.fp import FORMATS as MODEL_FORMATS
 from verif.payload import width
@@ -17,6 +23,9 @@ from verif.payload import width
     ("precisions", ("bf16", "bf16"), "must not repeat"),
     ("mul_stages", 0, "mul_stages must be an integer from 1 to 4"),
     ("add_stages", 7, "add_stages must be an integer from 1 to 6"),
+    ("precisions", ("int8",), "must include a floating-point format"),
+    ("int8_macs_per_pe", 3, "int8_macs_per_pe must be 1 or 2"),
+    ("int8_macs_per_pe", True, "int8_macs_per_pe must be 1 or 2"),
 ])
 def test_config_rejects_bad_values(field, value, message):
     with pytest.raises(ValueError, match=message):
@@ -35,7 +44,8 @@ def test_config_rejects_bad_types():
     with pytest.raises(ValueError, match="config must be one of fpga, br104, br100"):
         fp_tensor_config("huge")
     with pytest.raises(ValueError, match="precision must be one of"):
-        FPTensorCoreConfig.precision_code("int8")
+        FPTensorCoreConfig.precision_code("int4")
+    assert FPTensorCoreConfig.precision_code("int8") == Precision.INT8
     with pytest.raises(ValueError, match="precision must be one of bf16"):
         FPTensorCoreConfig().macs_per_cycle("fp32")
 
@@ -47,12 +57,13 @@ def test_formats_agree_with_the_model():
         assert (fmt.exp_bits, fmt.frac_bits, fmt.width) == \
             (model.exp_bits, model.frac_bits, model.width)
     assert {p.name.lower() for p in Precision} == \
-        {"fp32", "tf32p", "tf32", "fp16", "bf16"}
+        {"fp32", "tf32p", "tf32", "fp16", "bf16", "int8"}
 
 
 @pytest.mark.parametrize(("precisions", "significand", "operand"), [
     (("bf16",), 8, 16), (("bf16", "fp16"), 11, 16), (("tf32",), 11, 19),
     (("tf32p", "bf16"), 16, 24), (tuple(FORMATS), 24, 32),
+    (("bf16", "int8"), 8, 16), (PRECISIONS, 24, 32),
 ])
 def test_widths_follow_the_widest_format(precisions, significand, operand):
     cfg = FPTensorCoreConfig(precisions=precisions)
@@ -76,14 +87,32 @@ def test_timing_figures():
     assert width(fp_result_layout(cfg)) == 2 * 32 + 3 + 1
 
 
+def test_int8_figures():
+    cfg = FPTensorCoreConfig(rows=4, cols=2, precisions=("fp16", "int8"), mul_stages=2,
+                             add_stages=3, int8_macs_per_pe=1)
+    assert cfg.int8_lanes == 1 and cfg.has_int8 and cfg.float_precisions == ("fp16",)
+    assert cfg.macs_per_cycle("int8") == cfg.macs_per_cycle("fp16") == 8
+    assert cfg.operand_width == 16
+    # An INT8 tile skips the adder: its fill is add_stages shorter.
+    assert cfg.int8_fill_cycles == cfg.fill_cycles - 3 == 4 + 2 + 2
+    assert cfg.tile_cycles(5, "int8") == cfg.tile_cycles(5) - 3
+    two = FPTensorCoreConfig(precisions=("bf16", "int8"), int8_macs_per_pe=2)
+    assert two.macs_per_cycle("int8") == 2 * two.macs_per_cycle("bf16") == 128
+    # Without int8 built in, int8_macs_per_pe changes nothing.
+    assert FPTensorCoreConfig(int8_macs_per_pe=1).operand_width == 16
+    assert FPTensorCoreConfig().int8_lanes == 0
+
+
 def test_named_configurations():
     fpga = fp_tensor_config("fpga")
-    assert (fpga.rows, fpga.cols, fpga.precisions) == (4, 4, ("bf16",))
+    assert (fpga.rows, fpga.cols, fpga.precisions) == (4, 4, ("bf16", "int8"))
+    assert fpga.macs_per_cycle("int8") == 32
     for name in ("br104", "br100"):
         cfg = fp_tensor_config(name)
-        # BR100: 1024 BF16 MAC per tensor core per cycle.
+        # BR100: 1024 BF16 and 2048 INT8 MAC per tensor core per cycle.
         assert cfg.macs_per_cycle("bf16") == 1024
-        assert set(cfg.peak_figures()) == {f"{p}_macs_per_cycle" for p in FORMATS}
+        assert cfg.macs_per_cycle("int8") == 2048
+        assert set(cfg.peak_figures()) == {f"{p}_macs_per_cycle" for p in PRECISIONS}
 
 
 def test_register_boundaries():

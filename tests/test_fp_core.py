@@ -5,20 +5,24 @@ import json
 
 import pytest
 
-from hdl.tensor.fp_config import FORMATS, FPTensorCoreConfig
+from hdl.tensor.fp_config import PRECISIONS, FPTensorCoreConfig
 from hdl.tensor.fp_core import FPTensorCore
 from sim.runner import run_cocotb, to_verilog
 from tests.conftest import simulators
 
 CONFIGS = {
-    # Every format; a 3-stage adder, so tiles interleave 3 row blocks.
-    "2x2-all-m2a3": FPTensorCoreConfig(rows=2, cols=2, precisions=tuple(FORMATS),
-                                       mul_stages=2, add_stages=3),
+    # Every format and INT8 (two INT8 MACs per PE); a 3-stage adder, so tiles interleave
+    # 3 row blocks.
+    "2x2-all-m2a3": FPTensorCoreConfig(rows=2, cols=2, precisions=PRECISIONS,
+                                       mul_stages=2, add_stages=3, int8_macs_per_pe=2),
 }
 
 TESTCASES = [
     "test_random_tiles",
     "test_special_values",
+    "test_int8_extremes",
+    "test_int8_wrap",
+    "test_int8_fp_mixed_tile_contained",
     "test_cancellation",
     "test_long_k",
     "test_mixed_back_to_back",
@@ -56,7 +60,7 @@ def test_fp_utilisation_report(sim, tmp_path):
     _run(sim, cfg, "test_utilisation", tmp_path, util_tiles=8, util_k=k)
     report = json.loads((tmp_path / "report.json").read_text())
     assert set(report["per_precision"]) == set(cfg.precisions)
-    for figures in report["per_precision"].values():
-        assert figures["cycles"] == 8 * cfg.tile_beats(k) + cfg.fill_cycles + \
+    for precision, figures in report["per_precision"].items():
+        assert figures["cycles"] == 8 * cfg.tile_beats(k) + cfg.fill_cycles_of(precision) + \
             cfg.drain_cycles - 1
         assert figures["utilisation"] >= 0.99, figures

@@ -39,9 +39,9 @@ from amaranth.utils import ceil_log2
 
 from .fp_config import ADD_STEPS, FORMATS, MUL_STEPS, Precision
 
-__all__ = ["internal_layout", "decode_operand", "leading_zeros", "register_boundaries",
-           "Pipeline", "fp_multiply", "fp_add", "FPUnitHarness", "CANONICAL_NAN", "NEG_ZERO",
-           "MUL_STEP_DELAYS", "ADD_STEP_DELAYS"]
+__all__ = ["internal_layout", "pe_operand_layout", "decode_operand", "decode_pe_operand",
+           "leading_zeros", "register_boundaries", "Pipeline", "fp_multiply", "fp_add",
+           "FPUnitHarness", "CANONICAL_NAN", "NEG_ZERO", "MUL_STEP_DELAYS", "ADD_STEP_DELAYS"]
 
 CANONICAL_NAN = 0x7FC00000
 NEG_ZERO = 0x80000000
@@ -70,6 +70,40 @@ def internal_layout(significand_width):
         "inf": unsigned(1),
         "nan": unsigned(1),
     })
+
+
+def pe_operand_layout(significand_width, int8_lanes=0):
+    """Return the layout of an operand as it travels through the array.
+
+    A union: ``fp`` is the decoded floating-point operand (:func:`internal_layout`); with
+    ``int8_lanes`` (1 or 2), ``int8`` overlays the same bits with that many signed 8-bit
+    values (K indices ``k, k + 1``, lane 0 in the low bits) for INT8 K steps.
+    """
+    members = {"fp": internal_layout(significand_width)}
+    if int8_lanes:
+        members["int8"] = data.ArrayLayout(signed(8), int8_lanes)
+    return data.UnionLayout(members)
+
+
+def decode_pe_operand(m, bits, precision, *, significand_width, precisions, int8_lanes, name):
+    """Decode one operand element of the ``a`` or ``b`` stream for the array.
+
+    Floating-point formats go through :func:`decode_operand` into the ``fp`` view; with INT8
+    built in (``int8_lanes`` > 0) and ``precision`` INT8, the element's low ``8 * int8_lanes``
+    bits go into the ``int8`` view unchanged. Returns a combinational view of
+    :func:`pe_operand_layout`.
+    """
+    out = Signal(pe_operand_layout(significand_width, int8_lanes), name=name)
+    decoded = decode_operand(m, bits, precision, significand_width=significand_width,
+                             precisions=precisions, name=f"{name}_fp")
+    if int8_lanes:
+        with m.If(precision == Precision.INT8):
+            m.d.comb += out.int8.eq(bits[:8 * int8_lanes])
+        with m.Else():
+            m.d.comb += out.fp.eq(decoded)
+    else:
+        m.d.comb += out.fp.eq(decoded)
+    return out
 
 
 def leading_zeros(value):
@@ -265,13 +299,20 @@ def _round_pack(m, name, sig, guard, sticky, field, overflow, sign, specials):
 
 
 def fp_multiply(m, a, b, *, significand_width, stages, name, enable=None, sideband=None,
-                control=()):
+                control=(), int8=None):
     """Build an FP32 multiplier of two internal-format operands.
 
     Returns ``(product, sideband)``: the FP32 pattern of ``a * b`` rounded to nearest even, and
     the sideband values, both ``stages`` cycles after ``a`` and ``b``. When the significands
     are at most 12 bits wide (BF16, FP16, TF32) the product is exact in 24 bits and only a
     subnormal product is rounded.
+
+    ``int8``, if given, is ``(a_lanes, b_lanes, select)``: arrays of 1 or 2 signed 8-bit values
+    and a 1-bit value. Where ``select`` is high the significand multiplier (made a signed
+    ``significand_width + 1`` bit multiplier) takes lane 0 instead of the significands, a
+    second 8x8 multiplier takes lane 1, and the sideband gets ``int_product``, the exact
+    17-bit signed dot product ``sum(a_lanes[i] * b_lanes[i])`` (the floating-point result is
+    then meaningless).
     """
     w = significand_width
     pipe = Pipeline(m, name=name, stages=stages, steps=MUL_STEP_DELAYS, enable=enable,
@@ -282,9 +323,21 @@ def fp_multiply(m, a, b, *, significand_width, stages, name, enable=None, sideba
     nan = a.nan | b.nan | (a.inf & b.zero) | (a.zero & b.inf)
     inf = (a.inf | b.inf) & ~nan
     zero = (a.zero | b.zero) & ~nan & ~inf
-    v = pipe.boundary(1, sb | {
-        "product": _comb(m, f"{name}_product", unsigned(2 * w),
-                         Cat(a.frac, C(1, 1)) * Cat(b.frac, C(1, 1))),
+    sig_a, sig_b = Cat(a.frac, C(1, 1)), Cat(b.frac, C(1, 1))
+    int_fields = {}
+    if int8 is None:
+        product = _comb(m, f"{name}_product", unsigned(2 * w), sig_a * sig_b)
+    else:
+        a_lanes, b_lanes, select = int8
+        # One multiplier for both: zero-extended significands or sign-extended INT8 lane 0.
+        mul_a = _comb(m, f"{name}_mul_a", signed(w + 1), Mux(select, a_lanes[0], sig_a))
+        mul_b = _comb(m, f"{name}_mul_b", signed(w + 1), Mux(select, b_lanes[0], sig_b))
+        product = _comb(m, f"{name}_product", signed(2 * w + 2), mul_a * mul_b)
+        if len(a_lanes) > 1:
+            int_fields["int_hi"] = _comb(m, f"{name}_int_hi", signed(16),
+                                         a_lanes[1] * b_lanes[1])
+    v = pipe.boundary(1, sb | int_fields | {
+        "product": product,
         # Biased exponent of the product if its significand is in [2, 4).
         "exp_sum": _comb(m, f"{name}_exp_sum", signed(11), a.exp + b.exp - 126),
         "sign": _comb(m, f"{name}_sign", 1, a.sign ^ b.sign),
@@ -294,13 +347,18 @@ def fp_multiply(m, a, b, *, significand_width, stages, name, enable=None, sideba
     })
 
     # Step 2: normalise by one bit; the final exponent; how far below the normal range.
-    product = v["product"]
+    if int8 is not None:
+        # The INT8 dot product: lane 0 from the shared multiplier, plus lane 1. It fits in
+        # 17 bits (at most 2 * 128 * 128), so the truncating assignment is exact.
+        int_fields = {"int_product": _comb(m, f"{name}_int_product", signed(17),
+                                           v["product"] + v.get("int_hi", 0))}
+    product = v["product"][:2 * w]
     top = product[2 * w - 1]
     frame = max(2 * w, 26)
     exp = _comb(m, f"{name}_exp", signed(11), v["exp_sum"] - 1 + top)
     tiny = exp < 1
-    flags = {k: v[k] for k in v if k not in ("product", "exp_sum")}
-    v = pipe.boundary(2, flags | {
+    flags = {k: v[k] for k in v if k not in ("product", "exp_sum", "int_hi")}
+    v = pipe.boundary(2, flags | int_fields | {
         "norm": _comb(m, f"{name}_norm", unsigned(2 * w), Mux(top, product, product << 1)),
         "tiny": _comb(m, f"{name}_tiny", 1, tiny),
         "field": _comb(m, f"{name}_field", 8, Mux(tiny, 0, exp[:8])),
@@ -326,6 +384,8 @@ def fp_multiply(m, a, b, *, significand_width, stages, name, enable=None, sideba
                                      (v["inf"], Cat(Const(_INF, 31), v["sign"])),
                                      (v["zero"], Cat(Const(0, 31), v["sign"]))])
     flags = {k: v[k] for k in sb}
+    if int8 is not None:
+        flags["int_product"] = v["int_product"]
     out = pipe.boundary(MUL_STEPS, flags | {"result": result})
     return out.pop("result"), out
 

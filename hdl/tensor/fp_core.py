@@ -1,4 +1,5 @@
-"""The floating-point systolic tensor core: BF16, FP16, TF32, TF32+ and FP32, FP32 accumulate.
+"""The floating-point systolic tensor core: BF16, FP16, TF32, TF32+ and FP32, FP32 accumulate;
+INT8 (INT32 accumulate) in the same processing elements.
 
 The same output-stationary dataflow as the INT8 core (:mod:`hdl.tensor.core`): A enters from the
 west, one row per array row through ``i`` skew registers, B from the north through ``j`` skew
@@ -25,6 +26,17 @@ a whole tile) and ``last`` on the tile's final K step. Operands are decoded at t
 into the internal format (:func:`hdl.tensor.fp.internal_layout`), so PEs hold one FP32-range
 multiplier as wide as the widest built-in significand and one FP32 adder.
 
+INT8
+----
+With ``int8`` built in, a K step whose ``precision`` is INT8 carries ``int8_macs_per_pe`` INT8
+K indices per operand element (lane ``kk`` in bits ``8 kk .. 8 kk + 7``). The first lane
+shares the significand multiplier (a signed multiplier one bit wider than the significand),
+the second has its own; their 17-bit dot product is added to the block's slot by a 32-bit
+integer adder in one cycle (wrapping modulo 2^32), bypassing the FP32 adder, so INT8 results
+come ``add_stages`` cycles earlier. A tile's K steps must be all INT8 or all floating point;
+a mixed tile is a protocol error whose values are unspecified (it still produces one tile of
+rows, and later tiles are unaffected).
+
 Timing
 ------
 With every stream valid and ready a tile of ``K`` K steps takes ``L * K + fill + L * rows - 1``
@@ -37,7 +49,7 @@ from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .fp import NEG_ZERO, decode_operand, fp_add, fp_multiply, internal_layout
+from .fp import NEG_ZERO, decode_pe_operand, fp_add, fp_multiply, pe_operand_layout
 from .fp_config import FPTensorCoreConfig, Precision
 from .skew import skew
 
@@ -114,7 +126,8 @@ class FPTensorCore(wiring.Component):
         cfg = self._config
         rows, cols, blocks = cfg.rows, cfg.cols, cfg.interleave
         width = cfg.significand_width
-        operand = internal_layout(width)
+        lanes = cfg.int8_lanes
+        operand = pe_operand_layout(width, lanes)
 
         # Handshake. `phase` counts the beats of a K step; b is accepted with the last one.
         # The first beat of a tile's last K step waits while the previous tile still occupies
@@ -141,11 +154,13 @@ class FPTensorCore(wiring.Component):
         precision = self.b.payload.precision
 
         phase_shape = phase.shape()
+        decode = {"significand_width": width, "precisions": cfg.float_precisions,
+                  "int8_lanes": lanes}
+        int_step = precision == Precision.INT8
         west = []
         for i in range(rows):
-            decoded = decode_operand(m, self.a.payload.data[i], precision,
-                                     significand_width=width, precisions=cfg.precisions,
-                                     name=f"dec_a{i}")
+            decoded = decode_pe_operand(m, self.a.payload.data[i], precision, **decode,
+                                        name=f"dec_a{i}")
             west.append({
                 "operand": skew(m, decoded, i, name=f"a{i}", shape=operand),
                 "valid": skew(m, fire, i, name=f"a{i}_valid", reset_less=False),
@@ -153,11 +168,12 @@ class FPTensorCore(wiring.Component):
                 "last": skew(m, last_step, i, name=f"a{i}_last"),
                 "phase": skew(m, phase, i, name=f"a{i}_phase", shape=phase_shape),
             })
+            if lanes:
+                west[i]["int"] = skew(m, int_step, i, name=f"a{i}_int")
         north = []
         for j in range(cols):
-            decoded = decode_operand(m, self.b.payload.data[j], precision,
-                                     significand_width=width, precisions=cfg.precisions,
-                                     name=f"dec_b{j}")
+            decoded = decode_pe_operand(m, self.b.payload.data[j], precision, **decode,
+                                        name=f"dec_b{j}")
             north.append(skew(m, decoded, j, name=f"b{j}", shape=operand))
 
         # The processing elements.
@@ -175,12 +191,15 @@ class FPTensorCore(wiring.Component):
                     "last": Signal(name=f"{pe}_last", reset_less=True),
                     "phase": Signal(phase_shape, name=f"{pe}_phase", reset_less=True),
                 }
+                if lanes:
+                    flags["int"] = Signal(name=f"{pe}_int", reset_less=True)
                 m.d.sync += [a_reg.eq(a_in["operand"]), b_reg.eq(north[j])]
                 m.d.sync += [flags[k].eq(a_in[k]) for k in flags]
 
                 product, prod = fp_multiply(
-                    m, a_reg, b_reg, significand_width=width, stages=cfg.mul_stages,
-                    name=f"{pe}_mul", sideband=flags, control={"valid"})
+                    m, a_reg.fp, b_reg.fp, significand_width=width, stages=cfg.mul_stages,
+                    name=f"{pe}_mul", sideband=flags, control={"valid"},
+                    int8=(a_reg.int8, b_reg.int8, flags["int"]) if lanes else None)
 
                 # Accumulate: block `phase`'s running sum comes from the adder's output when
                 # it is that block's turn (no bubble since), else from the block's slot.
@@ -189,10 +208,10 @@ class FPTensorCore(wiring.Component):
                 results[i][j] = [Signal(32, name=f"{pe}_result{t}", reset_less=True)
                                  for t in range(blocks)]
                 addend = Signal(32, name=f"{pe}_addend")
+                fp_keys = ("valid", "last", "phase", "int") if lanes else ("valid", "last", "phase")
                 total, out = fp_add(
                     m, addend, product, stages=cfg.add_stages, name=f"{pe}_add",
-                    sideband={k: prod[k] for k in ("valid", "last", "phase")},
-                    control={"valid"})
+                    sideband={k: prod[k] for k in fp_keys}, control={"valid"})
                 # The adder's output is block `phase`'s sum exactly when the last `blocks`
                 # products were all valid (phases cycle), so `bypass` is a register: the AND of
                 # the valid bits of the last `blocks` cycles, computed a cycle early.
@@ -205,15 +224,42 @@ class FPTensorCore(wiring.Component):
                 m.d.sync += bypass.eq(Cat(*history).all())
                 slot = Array(slots)[prod["phase"]] if blocks > 1 else slots[0]
                 m.d.comb += addend.eq(Mux(prod["first"], NEG_ZERO, Mux(bypass, total, slot)))
-                with m.If(out["valid"]):
+                if not lanes:
+                    with m.If(out["valid"]):
+                        for t in range(blocks):
+                            with m.If(out["phase"] == t):
+                                m.d.sync += slots[t].eq(total)
+                                with m.If(out["last"]):
+                                    m.d.sync += results[i][j][t].eq(total)
+                    tile_done = out["valid"] & out["last"] & (out["phase"] == blocks - 1)
+                else:
+                    # INT8: a one-cycle INT32 sum (no adder loop: block `phase`'s previous sum
+                    # is in its slot, at least `blocks` cycles old). Slots and result registers
+                    # each take one shared value (a 2:1 multiplexer per PE, clock enables per
+                    # register). An INT8 slot write and an FP one never meet in a legal
+                    # stream: FP writes slots only before a tile's last step, and a tile's
+                    # last step is written to the result bank only once the previous tile
+                    # has left it. In a tile that mixes INT8 and FP steps (a protocol error)
+                    # the INT8 write wins.
+                    int_sum = Signal(32, name=f"{pe}_int_sum")
+                    m.d.comb += int_sum.eq(Mux(prod["first"], 0, slot) + prod["int_product"])
+                    int_valid = prod["valid"] & prod["int"]
+                    fp_valid = out["valid"] & ~out["int"]
+                    slot_value = Signal(32, name=f"{pe}_slot_value")
+                    result_value = Signal(32, name=f"{pe}_result_value")
+                    m.d.comb += [slot_value.eq(Mux(int_valid, int_sum, total)),
+                                 result_value.eq(Mux(fp_valid, total, int_sum))]
                     for t in range(blocks):
-                        with m.If(out["phase"] == t):
-                            m.d.sync += slots[t].eq(total)
-                            with m.If(out["last"]):
-                                m.d.sync += results[i][j][t].eq(total)
+                        fp_here = fp_valid & (out["phase"] == t)
+                        int_here = int_valid & (prod["phase"] == t)
+                        with m.If(int_here | (fp_here & ~out["last"])):
+                            m.d.sync += slots[t].eq(slot_value)
+                        with m.If((int_here & prod["last"]) | (fp_here & out["last"])):
+                            m.d.sync += results[i][j][t].eq(result_value)
+                    tile_done = ((fp_valid & out["last"] & (out["phase"] == blocks - 1))
+                                 | (int_valid & prod["last"] & (prod["phase"] == blocks - 1)))
                 if i == rows - 1 and j == cols - 1:
-                    m.d.comb += done.eq(out["valid"] & out["last"]
-                                        & (out["phase"] == blocks - 1))
+                    m.d.comb += done.eq(tile_done)
 
                 a_in = {"operand": a_reg} | flags
                 north[j] = b_reg

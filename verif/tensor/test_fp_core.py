@@ -9,11 +9,16 @@ import os
 
 import cocotb
 import numpy as np
-from cocotb.triggers import ClockCycles, RisingEdge
+from cocotb.triggers import ClockCycles, RisingEdge, Timer
 
+from verif.models import tensor as int8_model
 from verif.models.fp import FORMATS, random_operands
+from verif.payload import encode
 from verif.tensor.fp_tb import FPTensorCoreTB, fp_config_from_env
 from verif.tensor.tb import soak_factor
+
+#: INT8 tiles: the fraction of operands at -128 or 127, per kind of tile.
+_INT8_EXTREMES = {"normal": 0.05, "special": 1.0, "tiny": 0.0, "huge": 0.5, "bits": 0.1}
 
 
 def _params():
@@ -21,10 +26,27 @@ def _params():
 
 
 def _operands(tb, precision, k, kind="normal", **kwargs):
+    """Return random A and B of a tile of ``k`` K steps in ``precision``.
+
+    INT8 tiles carry ``int8_lanes`` K indices per step (signed integers; ``kind`` picks the
+    share of -128/127 extremes), floating-point tiles bit patterns of ``kind``.
+    """
     cfg = tb.config
+    if precision == "int8":
+        k_int = k * cfg.int8_lanes
+        a, b = int8_model.random_operands(tb.np_rng, cfg.tile_rows, cfg.cols, k_int,
+                                          signed=True, extremes=_INT8_EXTREMES[kind])
+        if kind == "tiny":
+            a, b = a // 64, b // 64   # -2..1: small sums, many zeros
+        return a, b
     a = random_operands(tb.np_rng, precision, (cfg.tile_rows, k), kind=kind, **kwargs)
     b = random_operands(tb.np_rng, precision, (k, cfg.cols), kind=kind, **kwargs)
     return a, b
+
+
+def _steps(tb, a, precision):
+    """Return the K steps of a tile whose A is ``a``."""
+    return a.shape[1] // tb.config.int8_lanes if precision == "int8" else a.shape[1]
 
 
 async def _run_tiles(tb, tiles):
@@ -53,7 +75,7 @@ async def test_special_values(dut):
     cfg = fp_config_from_env()
     tb = FPTensorCoreTB(dut, cfg)
     await tb.start()
-    for precision in cfg.precisions:
+    for precision in cfg.float_precisions:
         tiles = []
         for _ in range(soak_factor()):
             # Specials only, specials mixed with random patterns, tiny and huge magnitudes.
@@ -99,12 +121,94 @@ async def test_special_values(dut):
 
 
 @cocotb.test()
+async def test_int8_extremes(dut):
+    """INT8: tiles of -128/127 only, mixed with random values, zeros; under stress."""
+    cfg = fp_config_from_env()
+    if not cfg.has_int8:
+        dut._log.info("int8 not built in: nothing to test")
+        return
+    tb = FPTensorCoreTB(dut, cfg)
+    await tb.start()
+    tiles = []
+    for _ in range(soak_factor()):
+        for kind, k in (("special", 64), ("special", 1), ("huge", 9), ("tiny", 5)):
+            tiles.append((*_operands(tb, "int8", k, kind), "int8"))
+        # Every product -128 * -128 = +2^14: the largest sums that do not wrap.
+        a, b = _operands(tb, "int8", 8)
+        tiles.append((np.full_like(a, -128), np.full_like(b, -128), "int8"))
+    results = await _run_tiles(tb, tiles)
+    signed = np.concatenate([r.ravel() for r in results]).astype(np.int64)
+    signed = np.where(signed >= 1 << 31, signed - (1 << 32), signed)
+    dut._log.info("int8: %d extreme tiles bit-exact, sums from %d to %d", len(tiles),
+                  int(signed.min()), int(signed.max()))
+    assert (results[-1] == 8 * cfg.int8_lanes * 16384).all()
+
+
+@cocotb.test()
+async def test_int8_wrap(dut):
+    """INT8: a tile of -128/127 long enough that INT32 sums wrap around, both ways.
+
+    Row ``i`` of A and column ``j`` of B hold one value each for the whole of K, chosen so
+    that the sums grow past ``2**31`` (products ``+2**14``) or below ``-2**31`` (products
+    ``-16256``) or stay small. The K steps before the last one are streamed with valid held
+    high and a constant payload, without a Python driver per cycle (65,000+ K steps): the
+    stream drivers, monitors and model then take the last K step and check every result row.
+    """
+    cfg = fp_config_from_env()
+    if not cfg.has_int8:
+        dut._log.info("int8 not built in: nothing to test")
+        return
+    lanes = cfg.int8_lanes
+    # Steps so that -16256 per lane and step passes -2^31 (and 2^14 per lane passes 2^31).
+    steps = int(_params().get("wrap_steps", (1 << 31) // (16256 * lanes) + 8))
+    tb = FPTensorCoreTB(dut, cfg, stress=False)
+    values = [-128, 127]
+    a_rows = [values[int(tb.np_rng.integers(0, 2))] for _ in range(cfg.rows)]
+    b_cols = [values[int(tb.np_rng.integers(0, 2))] for _ in range(cfg.cols)]
+    a_rows[0], b_cols[0] = -128, -128    # at least one sum wraps upwards
+    if cfg.rows > 1:
+        a_rows[1] = 127
+    a_tile = np.array([[a_rows[r % cfg.rows]] * (steps * lanes) for r in range(cfg.tile_rows)])
+    b_tile = np.array([b_cols] * (steps * lanes))
+    expected = int8_model.tile_reference(a_tile, b_tile, signed=True)
+    exact = a_tile.astype(np.int64) @ b_tile.astype(np.int64)
+    assert (exact > (1 << 31) - 1).any() and (exact < -(1 << 31)).any(), \
+        "the tile must wrap both ways"
+    await tb.start_clock_and_reset()
+    # The first steps - 1 K steps: constant payloads, valid high. Every a beat is accepted
+    # (a.ready = b.valid and no earlier tile is pending), b with every `interleave`-th.
+    last_a, last_b = tb.beats(a_tile[:, -lanes:], b_tile[-lanes:], ["int8"])
+    dut.a__payload.value = encode(tb.a.layout, last_a[0])
+    dut.b__payload.value = encode(tb.b.layout, dict(last_b[0], last=0))
+    dut.a__valid.value = 1
+    dut.b__valid.value = 1
+    # One timer to the middle of the last cycle, then its rising edge: no Python per cycle.
+    await Timer(10 * (steps - 1) * cfg.interleave - 5, unit="ns")
+    await RisingEdge(dut.clk)
+    dut.a__valid.value = 0
+    dut.b__valid.value = 0
+    tb.start_drivers()
+    # The last K step through the drivers; the scoreboard expects the whole tile.
+    for payload in last_a:
+        tb.a.send(payload)
+    for payload in last_b:
+        tb.b.send(payload)
+    tb.expect_tile(expected.astype(np.int64) & 0xFFFFFFFF)
+    results = await tb.wait_results(tb.budget(2))
+    got = results[0].astype(np.int64)
+    dut._log.info("int8: K=%d (%d steps) tile bit-exact; exact sums %d..%d wrap to %d..%d",
+                  steps * lanes, steps, int(exact.min()), int(exact.max()),
+                  int(np.where(got >= 1 << 31, got - (1 << 32), got).min()),
+                  int(np.where(got >= 1 << 31, got - (1 << 32), got).max()))
+
+
+@cocotb.test()
 async def test_cancellation(dut):
     """Per precision: dot products whose partial sums cancel catastrophically."""
     cfg = fp_config_from_env()
     tb = FPTensorCoreTB(dut, cfg)
     await tb.start()
-    for precision in cfg.precisions:
+    for precision in cfg.float_precisions:
         fmt = FORMATS[precision]
         tiles = []
         for _ in range(2 * soak_factor()):
@@ -137,15 +241,16 @@ async def test_long_k(dut):
     for precision in precisions:
         # Same-sign-biased values so that the sum grows and small addends get rounded away.
         a, b = _operands(tb, precision, k)
-        fmt = FORMATS[precision]
-        a &= np.uint32((1 << (fmt.width - 1)) - 1)
+        if precision != "int8":
+            fmt = FORMATS[precision]
+            a &= np.uint32((1 << (fmt.width - 1)) - 1)
         await _run_tiles(tb, [(a, b, precision)])
         dut._log.info("%s: tile with K=%d bit-exact", precision, k)
 
 
 @cocotb.test()
 async def test_mixed_back_to_back(dut):
-    """Tiles of random precisions and K, queued at once so they overlap in the array."""
+    """Tiles of random precisions (INT8 too) and K, queued at once so they overlap."""
     cfg = fp_config_from_env()
     tb = FPTensorCoreTB(dut, cfg)
     await tb.start()
@@ -155,14 +260,52 @@ async def test_mixed_back_to_back(dut):
         k = int(tb.np_rng.choice([1, 2, 5, cfg.min_k_per_tile(), 24]))
         kind = str(tb.np_rng.choice(["normal", "normal", "special", "tiny"]))
         tiles.append((*_operands(tb, precision, k, kind), precision))
-    # One tile whose K steps switch precision.
+    if cfg.has_int8:
+        # INT8 and floating-point tiles alternating, K at the no-stall minimum.
+        for n in range(4):
+            precision = "int8" if n % 2 else str(tb.np_rng.choice(cfg.float_precisions))
+            tiles.append((*_operands(tb, precision, cfg.min_k_per_tile()), precision))
+    # One tile whose K steps switch between floating-point formats.
     k = 6
-    precisions = [str(tb.np_rng.choice(cfg.precisions)) for _ in range(k)]
+    precisions = [str(tb.np_rng.choice(cfg.float_precisions)) for _ in range(k)]
     a = np.stack([random_operands(tb.np_rng, p, (cfg.tile_rows,)) for p in precisions], axis=1)
     b = np.stack([random_operands(tb.np_rng, p, (cfg.cols,)) for p in precisions], axis=0)
     tiles.append((a, b, precisions))
     results = await _run_tiles(tb, tiles)
     assert len(results) == len(tiles)
+    dut._log.info("%d back-to-back tiles bit-exact, precisions %s", len(tiles),
+                  [p if isinstance(p, str) else "mixed" for _, _, p in tiles])
+
+
+@cocotb.test()
+async def test_int8_fp_mixed_tile_contained(dut):
+    """A tile mixing INT8 and FP K steps (a protocol error) stays contained.
+
+    Its values are unspecified; it must still return exactly one tile of rows (``row`` and
+    ``last`` checked), and the INT8 and FP tiles queued right behind it are bit-exact.
+    """
+    cfg = fp_config_from_env()
+    if not cfg.has_int8:
+        dut._log.info("int8 not built in: nothing to test")
+        return
+    tb = FPTensorCoreTB(dut, cfg)
+    await tb.start()
+    for _ in range(2 * soak_factor()):
+        steps = int(tb.np_rng.integers(2, 9))
+        precisions = [str(tb.np_rng.choice(cfg.precisions)) for _ in range(steps)]
+        precisions[int(tb.np_rng.integers(0, steps))] = "int8"
+        precisions[int(tb.np_rng.integers(0, steps))] = str(
+            tb.np_rng.choice(cfg.float_precisions))
+        if "int8" not in precisions:
+            precisions[0] = "int8"
+        tb.send_int8_fp_mixed_tile(precisions)
+        fp = str(tb.np_rng.choice(cfg.float_precisions))
+        order = [("int8", fp), (fp, "int8")][int(tb.np_rng.integers(0, 2))]
+        for precision in order:
+            k = int(tb.np_rng.integers(1, 2 * cfg.min_k_per_tile()))
+            tb.send_tile(*_operands(tb, precision, k), precision)
+        await tb.wait_results(tb.budget(steps + 4 * cfg.min_k_per_tile()) + 1200)
+        dut._log.info("mixed tile %s contained; then %s tiles bit-exact", precisions, order)
 
 
 @cocotb.test()
@@ -188,16 +331,19 @@ async def test_single_tile_cycles(dut):
     cfg = fp_config_from_env()
     tb = FPTensorCoreTB(dut, cfg, stress=False)
     await tb.start()
-    for k in (1, 2, 16, 33):
-        start = tb.counter.cycle
-        tb.a.first_handshake = None
-        await _run_tiles(tb, [(*_operands(tb, cfg.precisions[0], k), cfg.precisions[0])])
-        cycles = tb.c.last_handshake - tb.a.first_handshake + 1
-        assert tb.a.first_handshake > start
-        assert cycles == cfg.tile_cycles(k), (
-            f"tile of K={k} took {cycles} cycles, expected {cfg.tile_cycles(k)} "
-            f"(fill {cfg.fill_cycles}, drain {cfg.drain_cycles})")
-        dut._log.info("tile of K=%d: %d cycles", k, cycles)
+    precisions = [cfg.float_precisions[0]] + (["int8"] if cfg.has_int8 else [])
+    for precision in precisions:
+        for k in (1, 2, 16, 33):
+            start = tb.counter.cycle
+            tb.a.first_handshake = None
+            await _run_tiles(tb, [(*_operands(tb, precision, k), precision)])
+            cycles = tb.c.last_handshake - tb.a.first_handshake + 1
+            expected = cfg.tile_cycles(k, precision)
+            assert tb.a.first_handshake > start
+            assert cycles == expected, (
+                f"{precision} tile of K={k} took {cycles} cycles, expected {expected} "
+                f"(fill {cfg.fill_cycles_of(precision)}, drain {cfg.drain_cycles})")
+            dut._log.info("%s tile of K=%d: %d cycles", precision, k, cycles)
 
 
 @cocotb.test()
@@ -217,8 +363,10 @@ async def test_utilisation(dut):
         tb.a.first_handshake = None
         await _run_tiles(tb, [(*_operands(tb, precision, k), precision) for _ in range(count)])
         cycles = tb.c.last_handshake - tb.a.first_handshake + 1
-        useful = count * cfg.tile_rows * cfg.cols * k
-        expected_cycles = count * cfg.tile_beats(k) + cfg.fill_cycles + cfg.drain_cycles - 1
+        useful = count * cfg.tile_rows * cfg.cols * k * (cfg.int8_lanes
+                                                         if precision == "int8" else 1)
+        expected_cycles = (count * cfg.tile_beats(k) + cfg.fill_cycles_of(precision)
+                           + cfg.drain_cycles - 1)
         utilisation = useful / (cfg.macs_per_cycle(precision) * cycles)
         report["per_precision"][precision] = {
             "cycles": cycles, "expected_cycles": expected_cycles, "useful_macs": useful,
