@@ -15,7 +15,7 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, RisingEdge
 
-from hdl.link.noc import MeshConfig, flit_layout
+from hdl.link.noc import VC_RESPONSE, MeshConfig, flit_layout
 from verif.models.noc import Packet, check_delivery, expected_delivery
 
 from ..params import params_from_env, soak_factor
@@ -236,6 +236,36 @@ class MeshTB:
         checked = check_delivery(expected_delivery(self.accepted_packets()), self.delivered())
         self.check_monitors()
         return checked
+
+    async def wait_until_full(self, still_cycles):
+        """Wait until no injection port has accepted a packet for ``still_cycles`` cycles."""
+        last, still = -1, 0
+        while still < still_cycles:
+            await ClockCycles(self.dut.clk, 4)
+            still = still + 4 if self.sent == last else 0
+            last = self.sent
+
+    async def drain_responses_first(self, queued, response_budget, budget):
+        """The drain phases of a fill-and-drain deadlock test.
+
+        With every ejection port paused and ``queued`` packets queued, half of them responses:
+        release only the response ports and require every response to arrive within
+        ``response_budget`` cycles while the request ports stay blocked (the classes share no
+        buffer), then release the request ports and check the whole delivery (:meth:`drain`
+        with ``budget``). Returns the number of packets checked.
+        """
+        for (_, vc), sink in self.sinks.items():
+            sink.paused = vc != VC_RESPONSE
+        responses = queued // 2
+        deadline = self.counter.cycle + response_budget
+        while sum(len(s.received) for (_, v), s in self.sinks.items() if v == VC_RESPONSE) \
+                < responses:
+            assert self.counter.cycle < deadline, "responses are stuck behind requests"
+            await ClockCycles(self.dut.clk, 8)
+        assert all(not s.received for (_, v), s in self.sinks.items() if v != VC_RESPONSE)
+        for sink in self.sinks.values():
+            sink.paused = False
+        return await self.drain(budget)
 
     def check_monitors(self):
         """Fail if a monitor saw a stream-rule violation."""

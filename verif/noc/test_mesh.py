@@ -92,30 +92,16 @@ async def test_fill_and_drain(dut):
             for vc in (VC_REQUEST, VC_RESPONSE):
                 tb.send(src, uniform_random(tb.rng, cfg.nodes, src, allow_self=True), vc)
     # Phase 1: fill until the injection ports stop accepting.
-    last, still = -1, 0
-    while still < 40:
-        await ClockCycles(dut.clk, 4)
-        still = still + 4 if tb.sent == last else 0
-        last = tb.sent
+    await tb.wait_until_full(40)
     queued = per_node * cfg.nodes * 2
     assert tb.received == 0
     assert tb.sent < queued, "the network absorbed every packet: it was never full"
     assert tb.sent >= cfg.nodes * cfg.vcs * cfg.buffer_depth, tb.sent
     dut._log.info("full: %d of %d packets in the network", tb.sent, queued)
-    # Phase 2: responses drain past the blocked requests.
-    for (_, vc), sink in tb.sinks.items():
-        sink.paused = vc != VC_RESPONSE
+    # Phase 2: responses drain past the blocked requests; phase 3: requests drain.
     responses = per_node * cfg.nodes
-    deadline = tb.counter.cycle + _budget(tb, 4 * responses)
-    while sum(len(s.received) for (_, v), s in tb.sinks.items() if v == VC_RESPONSE) \
-            < responses:
-        assert tb.counter.cycle < deadline, "responses are stuck behind requests"
-        await ClockCycles(dut.clk, 8)
-    assert all(not s.received for (_, v), s in tb.sinks.items() if v == VC_REQUEST)
-    # Phase 3: requests drain.
-    for sink in tb.sinks.values():
-        sink.paused = False
-    checked = await tb.drain(_budget(tb, 4 * queued))
+    checked = await tb.drain_responses_first(queued, _budget(tb, 4 * responses),
+                                             _budget(tb, 4 * queued))
     assert checked == queued
 
 
