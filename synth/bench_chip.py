@@ -112,8 +112,3 @@ def bench(out_dir, sim, *, loads=None, warmup=200, window=800):
     (out_dir / "chip.md").write_text(markdown)
     return result
 
-
-if __name__ == "__main__":
-    import sys
-    report = bench(Path("build") / "bench", sys.argv[1] if len(sys.argv) > 1 else "verilator")
-    print(report["markdown"])

@@ -115,8 +115,3 @@ def bench(out_dir, sim, *, loads=None, warmup=300, window=1000):
     (out_dir / "mesh.md").write_text(markdown)
     return result
 
-
-if __name__ == "__main__":
-    import sys
-    report = bench(Path("build") / "bench", sys.argv[1] if len(sys.argv) > 1 else "verilator")
-    print(report["markdown"])
