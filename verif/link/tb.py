@@ -17,7 +17,7 @@ from ..scoreboard import Scoreboard
 from ..stream import CycleCounter, StreamMonitor, StreamSink, StreamSource
 from .channel import FlitMonitor, WireChannel
 
-__all__ = ["LinkTB", "config_from_env", "params_from_env", "soak_factor"]
+__all__ = ["LinkTB", "check_status", "config_from_env", "params_from_env", "soak_factor"]
 
 ENDS = ("a", "b")
 VC_NAMES = ("req", "rsp")
@@ -33,6 +33,20 @@ def config_from_env():
 
 
 
+
+
+def check_status(status, rx_credits, where, cycle):
+    """Fail unless a link end's decoded ``status`` keeps its invariants.
+
+    Credits of every VC within ``[0, rx_credits]`` (the status field is unsigned, so a
+    negative count shows as a large one) and no receive buffer overflow. ``where`` names the
+    end in the message.
+    """
+    for vc in range(NUM_VCS):
+        assert status["credits"][vc] <= rx_credits, (
+            f"{where} vc {vc}: {status['credits'][vc]} credits at cycle {cycle} "
+            f"(negative or above {rx_credits})")
+    assert not status["rx_overflow"], f"{where}: receive buffer overflow at cycle {cycle}"
 
 class LinkTB:
     """Testbench of :class:`verif.link.harness.LinkPair`.
@@ -154,11 +168,7 @@ class LinkTB:
                 if status["state"] == LinkState.ACTIVE and previous[end] != LinkState.ACTIVE:
                     self.activations[end].append((self.counter.cycle, list(status["credits"])))
                 previous[end] = status["state"]
-                for vc in range(NUM_VCS):
-                    assert status["credits"][vc] <= limit, (
-                        f"end {end} vc {vc}: {status['credits'][vc]} credits at cycle "
-                        f"{self.counter.cycle} (negative or above {limit})")
-                assert not status["rx_overflow"], f"end {end}: receive buffer overflow"
+                check_status(status, limit, f"end {end}", self.counter.cycle)
 
     async def _collect(self):
         while True:

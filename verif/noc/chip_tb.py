@@ -11,10 +11,11 @@ import cocotb
 import numpy as np
 from cocotb.triggers import RisingEdge
 
-from hdl.link.d2d import NUM_VCS, D2DConfig, status_layout
+from hdl.link.d2d import D2DConfig, status_layout
 from hdl.link.noc import DieNetConfig
 
 from ..link.channel import WireChannel
+from ..link.tb import check_status
 from ..params import params_from_env
 from ..payload import decode
 from .tb import MeshTB, config_from_env
@@ -79,12 +80,7 @@ class ChipTB(MeshTB):
             if self.dut.rst.value:
                 continue
             for die in range(2):
-                status = self.status(die)
-                for vc in range(NUM_VCS):
-                    assert status["credits"][vc] <= limit, (
-                        f"die {die} vc {vc}: {status['credits'][vc]} link credits at cycle "
-                        f"{self.counter.cycle} (negative or above {limit})")
-                assert not status["rx_overflow"], f"die {die}: link receive buffer overflow"
+                check_status(self.status(die), limit, f"die {die} link", self.counter.cycle)
 
     def set_errors(self, **errors):
         """Set the errors of both directions (:meth:`WireChannel.set_errors`)."""
