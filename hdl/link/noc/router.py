@@ -4,9 +4,10 @@ Microarchitecture
 -----------------
 Every input (one link per neighbour, plus one injection stream per virtual channel) has one
 first-in first-out buffer of ``buffer_depth`` flits per VC, in registers (:class:`FlitQueue`).
-The head flit of every buffer computes its output combinationally by XY routing: first along x
-until the column matches, then along y, then out of the ejection port of its VC. Every output
-has its own round-robin arbiter over the buffers whose head flit wants it and may go:
+Every flit's output is computed by XY routing (first along x until the column matches, then
+along y, then out of the ejection port of its VC) as the flit is written into its buffer, and
+stored next to it, so no address comparison sits between a buffer's head and the arbiters. Every
+output has its own round-robin arbiter over the buffers whose head flit wants it and may go:
 
 - a link output needs a credit for the flit's VC at the neighbour's input buffer;
 - an ejection output needs its output register empty or being emptied this cycle.
@@ -31,8 +32,8 @@ the channel dependency graph of each VC is acyclic, and requests and responses n
 buffer.
 """
 
-from amaranth.hdl import Array, Cat, Module, Mux, Shape, Signal
-from amaranth.lib import stream, wiring
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Shape, Signal
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
@@ -101,12 +102,16 @@ class FlitQueue(wiring.Component):
         head = Signal(ceil_log2(depth))
         tail = Signal(ceil_log2(depth))
         count = Signal(range(depth + 1))
+        # ``r.valid`` and ``w.ready`` are registers (not comparisons of ``count``), so the
+        # routers' arbiters start from flip-flops.
+        nonempty = Signal()
+        not_full = Signal(init=1)
         push = Signal()
         pop = Signal()
         m.d.comb += [
-            self.w.ready.eq(count != depth),
+            self.w.ready.eq(not_full),
             push.eq(self.w.valid & self.w.ready),
-            self.r.valid.eq(count != 0),
+            self.r.valid.eq(nonempty),
             pop.eq(self.r.valid & self.r.ready),
             self.r.payload.eq(entries[head]),
         ]
@@ -115,6 +120,10 @@ class FlitQueue(wiring.Component):
         with m.If(pop):
             m.d.sync += head.eq(head + 1)
         m.d.sync += count.eq(count + push - pop)
+        with m.If(push & ~pop):
+            m.d.sync += [nonempty.eq(1), not_full.eq(count != depth - 1)]
+        with m.If(pop & ~push):
+            m.d.sync += [nonempty.eq(count != 1), not_full.eq(1)]
         return m
 
 
@@ -133,14 +142,27 @@ def round_robin(m, requests, name):
         return grant
     after_last = Signal(n, name=f"{name}_after_last")
     masked = Signal(n, name=f"{name}_masked")
-    pick = Signal(n, name=f"{name}_pick")
+    m.d.comb += masked.eq(request & after_last)
+
+    def lowest(bits, suffix):
+        # The lowest set bit of ``bits`` and, for each position, whether a lower bit is set
+        # (prefix ORs: no carry chain).
+        below = Signal(n, name=f"{name}_{suffix}_below")
+        m.d.comb += below.eq(Cat(Const(0, 1), *[bits[:i].any() for i in range(1, n)]))
+        return bits & ~below, below
+
+    # Both candidates in parallel, then one multiplexer: the requesters after the last grant
+    # if any, else all of them.
+    masked_grant, masked_below = lowest(masked, "masked")
+    any_grant, any_below = lowest(request, "any")
+    wrap = Signal(name=f"{name}_wrap")
     m.d.comb += [
-        masked.eq(request & after_last),
-        pick.eq(Mux(masked.any(), masked, request)),
-        grant.eq(pick & (~pick + 1)),  # the lowest set bit
+        wrap.eq(~masked.any()),
+        grant.eq(Mux(wrap, any_grant, masked_grant)),
     ]
+    # Priority moves to the requesters above the grant: those with a candidate below them.
     with m.If(request.any()):
-        m.d.sync += after_last.eq(~(grant | (grant - 1)))
+        m.d.sync += after_last.eq(Mux(wrap, any_below, masked_below))
     return grant
 
 
@@ -225,54 +247,15 @@ class Router(wiring.Component):
         width = cfg.flit_width
         vcs, depth = cfg.vcs, cfg.buffer_depth
 
-        # Input buffers: (source, vc, queue). Source is a direction or "local".
-        inputs = []
-        for d in self._directions:
-            link = getattr(self, f"{d}_in")
-            credit_return = Signal(vcs, name=f"{d}_credit_return")
-            m.d.comb += link.credit.eq(credit_return)
-            for v in range(vcs):
-                queue = FlitQueue(shape=width, depth=depth)
-                m.submodules[f"{d}_vc{v}_buffer"] = queue
-                m.d.comb += [
-                    queue.w.valid.eq(link.valid & (link.flit.vc == v)),
-                    queue.w.payload.eq(link.flit),
-                ]
-                m.d.sync += credit_return[v].eq(queue.r.valid & queue.r.ready)
-                inputs.append((d, v, queue))
-        for v in range(vcs):
-            queue = FlitQueue(shape=width, depth=depth)
-            m.submodules[f"local_vc{v}_buffer"] = queue
-            port = self.inject[v]
-            m.d.comb += [
-                queue.w.valid.eq(port.valid),
-                port.ready.eq(queue.w.ready),
-                layout(queue.w.payload).dest.eq(port.payload.dest),
-                layout(queue.w.payload).src.x.eq(self._x),
-                layout(queue.w.payload).src.y.eq(self._y),
-                *([layout(queue.w.payload).src.die.eq(self._die)] if cfg.die_width else []),
-                layout(queue.w.payload).vc.eq(v),
-                layout(queue.w.payload).payload.eq(port.payload.payload),
-            ]
-            inputs.append(("local", v, queue))
-
-        # XY route of every head flit: to its destination on this die, or to the gateway
-        # (then out of the d2d port) when it is addressed to the other die.
+        # XY route of a flit, computed as it is written into an input buffer and stored next
+        # to it, so the arbiters see registered route bits: to its destination on this die,
+        # or to the gateway (then out of the d2d port) when it is addressed to the other die.
         gateway_x, gateway_y = cfg.position(cfg.gateway)
         is_gateway = "d2d" in self._directions
-        routes = []
-        for source, v, queue in inputs:
-            dest = layout(queue.r.payload).dest
-            prefix = f"{source}_vc{v}"
-            want = {
-                "east": Signal(name=f"{prefix}_to_east"),
-                "west": Signal(name=f"{prefix}_to_west"),
-                "south": Signal(name=f"{prefix}_to_south"),
-                "north": Signal(name=f"{prefix}_to_north"),
-                "local": Signal(name=f"{prefix}_to_local"),
-            }
-            if is_gateway:
-                want["d2d"] = Signal(name=f"{prefix}_to_d2d")
+        outputs = ["east", "west", "south", "north", "local"] + (["d2d"] if is_gateway else [])
+        entry_layout = data.StructLayout({"flit": width, "route": len(outputs)})
+
+        def route(dest, prefix):
             x, y = self._x, self._y
             same_x = dest.x == x
             # XY towards the destination, for a flit that stays on this die.
@@ -283,34 +266,74 @@ class Router(wiring.Component):
                 "north": same_x & (dest.y < y),
                 "local": same_x & (dest.y == y),
             }
-            if cfg.die_width:
-                # A flit for the other die heads for the gateway, whose position is a constant
-                # here: each output's condition is the on-die one or a constant, so the die bit
-                # adds one gate level, not a multiplexer in front of the comparators.
-                here = Signal(name=f"{prefix}_this_die")
-                m.d.comb += here.eq(dest.die == self._die)
-                to_gateway = {
-                    "east": gateway_x > x,
-                    "west": gateway_x < x,
-                    "south": gateway_x == x and gateway_y > y,
-                    "north": gateway_x == x and gateway_y < y,
-                    "local": False,
-                }
-                for output, condition in on_die.items():
-                    if to_gateway[output]:
-                        m.d.comb += want[output].eq(queue.r.valid & (~here | condition))
-                    else:
-                        m.d.comb += want[output].eq(queue.r.valid & here & condition)
-                if is_gateway:
-                    m.d.comb += want["d2d"].eq(queue.r.valid & ~here)
-            else:
+            want = Signal(len(outputs), name=f"{prefix}_route")
+            if not cfg.die_width:
+                m.d.comb += want.eq(Cat(*[on_die[output] for output in outputs]))
+                return want
+            # A flit for the other die heads for the gateway, whose position is a constant
+            # here: each output's condition is the on-die one or a constant.
+            here = Signal(name=f"{prefix}_this_die")
+            m.d.comb += here.eq(dest.die == self._die)
+            to_gateway = {
+                "east": gateway_x > x,
+                "west": gateway_x < x,
+                "south": gateway_x == x and gateway_y > y,
+                "north": gateway_x == x and gateway_y < y,
+                "local": False,
+            }
+            bits = []
+            for output in outputs:
+                if output == "d2d":
+                    bits.append(~here)
+                elif to_gateway[output]:
+                    bits.append(~here | on_die[output])
+                else:
+                    bits.append(here & on_die[output])
+            m.d.comb += want.eq(Cat(*bits))
+            return want
+
+        # Input buffers: (source, vc, queue). Source is a direction or "local".
+        inputs = []
+        for d in self._directions:
+            link = getattr(self, f"{d}_in")
+            credit_return = Signal(vcs, name=f"{d}_credit_return")
+            m.d.comb += link.credit.eq(credit_return)
+            arriving = route(link.flit.dest, f"{d}_in")
+            for v in range(vcs):
+                queue = FlitQueue(shape=entry_layout, depth=depth)
+                m.submodules[f"{d}_vc{v}_buffer"] = queue
                 m.d.comb += [
-                    want["east"].eq(queue.r.valid & (dest.x > x)),
-                    want["west"].eq(queue.r.valid & (dest.x < x)),
-                    want["south"].eq(queue.r.valid & same_x & (dest.y > y)),
-                    want["north"].eq(queue.r.valid & same_x & (dest.y < y)),
-                    want["local"].eq(queue.r.valid & same_x & (dest.y == y)),
+                    queue.w.valid.eq(link.valid & (link.flit.vc == v)),
+                    queue.w.payload.flit.eq(link.flit),
+                    queue.w.payload.route.eq(arriving),
                 ]
+                m.d.sync += credit_return[v].eq(queue.r.valid & queue.r.ready)
+                inputs.append((d, v, queue))
+        for v in range(vcs):
+            queue = FlitQueue(shape=entry_layout, depth=depth)
+            m.submodules[f"local_vc{v}_buffer"] = queue
+            port = self.inject[v]
+            flit = layout(queue.w.payload.flit)
+            m.d.comb += [
+                queue.w.valid.eq(port.valid),
+                port.ready.eq(queue.w.ready),
+                flit.dest.eq(port.payload.dest),
+                flit.src.x.eq(self._x),
+                flit.src.y.eq(self._y),
+                *([flit.src.die.eq(self._die)] if cfg.die_width else []),
+                flit.vc.eq(v),
+                flit.payload.eq(port.payload.payload),
+                queue.w.payload.route.eq(route(port.payload.dest, f"local_vc{v}_in")),
+            ]
+            inputs.append(("local", v, queue))
+
+        # The head flit of every buffer wants the output its stored route names.
+        routes = []
+        for source, v, queue in inputs:
+            want = {}
+            for bit, output in enumerate(outputs):
+                want[output] = Signal(name=f"{source}_vc{v}_to_{output}")
+                m.d.comb += want[output].eq(queue.r.valid & queue.r.payload.route[bit])
             routes.append(want)
 
         def reachable(source, output):
@@ -336,12 +359,18 @@ class Router(wiring.Component):
             # One-hot AND-OR multiplexer of the head flits.
             combined = 0
             for j, index in enumerate(candidates):
-                combined = combined | (inputs[index][2].r.payload & grants[j].replicate(width))
+                combined = combined | (inputs[index][2].r.payload.flit
+                                       & grants[j].replicate(width))
             flit = Signal(width, name=f"{name}_flit")
             m.d.comb += flit.eq(combined)
+            # The VC of the flit sent, from the grant (each buffer holds one VC).
+            sent = Signal(vcs, name=f"{name}_sent")
+            for v in range(vcs):
+                m.d.comb += sent[v].eq(Cat(*[grants[j] for j, index in enumerate(candidates)
+                                             if inputs[index][1] == v]).any())
             for j, index in enumerate(candidates):
                 pops[index].append(grants[j])
-            return grants.any(), layout(flit)
+            return sent, layout(flit)
 
         # Link outputs with credit counters.
         for d in self._directions:
@@ -353,13 +382,11 @@ class Router(wiring.Component):
                 m.d.comb += has_credit[v].eq(credits[v] != 0)
             candidates = [i for i, (source, _v, _q) in enumerate(inputs)
                           if reachable(source, d)]
-            granted, flit = allocate(f"{d}_out", candidates,
-                                     (d, lambda v, has_credit=has_credit: has_credit[v]))
-            m.d.sync += [link.valid.eq(granted), link.flit.eq(flit)]
+            sent, flit = allocate(f"{d}_out", candidates,
+                                  (d, lambda v, has_credit=has_credit: has_credit[v]))
+            m.d.sync += [link.valid.eq(sent.any()), link.flit.eq(flit)]
             for v in range(vcs):
-                spent = Signal(name=f"{d}_vc{v}_spent")
-                m.d.comb += spent.eq(granted & (flit.vc == v))
-                m.d.sync += credits[v].eq(credits[v] - spent + link.credit[v])
+                m.d.sync += credits[v].eq(credits[v] - sent[v] + link.credit[v])
 
         # Ejection outputs, one per VC, each with its own output register.
         for v in range(vcs):
@@ -367,9 +394,9 @@ class Router(wiring.Component):
             free = Signal(name=f"eject_vc{v}_free")
             m.d.comb += free.eq(~port.valid | port.ready)
             candidates = [i for i, (_s, vc, _q) in enumerate(inputs) if vc == v]
-            granted, flit = allocate(f"eject_vc{v}", candidates,
-                                     ("local", lambda _v, free=free: free))
-            with m.If(granted):
+            sent, flit = allocate(f"eject_vc{v}", candidates,
+                                  ("local", lambda _v, free=free: free))
+            with m.If(sent.any()):
                 m.d.sync += [port.valid.eq(1), port.payload.eq(flit)]
             with m.Elif(port.ready):
                 m.d.sync += port.valid.eq(0)
