@@ -6,28 +6,46 @@ Structure
 (:class:`~hdl.hbm.config.HBMControllerConfig` ``address_map``) and enters a collapsing request
 queue of ``queue_depth`` entries, kept in age order (entry 0 is the oldest). Each request
 holds one *slot*, a line buffer: a write's data waits there until its bursts go out, a read's
-data is assembled there until the response is accepted. A request is not accepted while the
-queue or the slots are full, or while it touches the same line as a queued request of which
-one is a write: same-address requests are never reordered.
+data is assembled there until the response is accepted. A request is accepted whenever the
+queue and the slots have room (``ready`` depends on registers only). A request to the line of
+a queued one, where either is a write, enters *blocked*: it issues no command until every
+such older request has left the queue, so same-address requests are never reordered.
 
 Every cycle the scheduler may issue one row command (ACT, PRE, PREA, REF) and one column
 command (RD, WR; one burst), both driven onto the PHY interface (:mod:`hdl.hbm.phy`) in the
 cycle they are decided, from registered state only: a request accepted in cycle ``t`` is in
-the queue at ``t + 1`` and may have its first RD on the PHY in that cycle.
+the queue at ``t + 1`` and may have its first command on the PHY in that cycle.
 
-* **Bank state**: open flag and open row of every bank, and per queue entry registered
-  "bank open" and "row hit" flags, updated on insert, queue shift, ACT, PRE, PREA and
-  auto-precharge, so that no row comparison sits on the scheduler's paths.
+* **Registered candidates** (docs/hbm.md, "Registered candidates and gates"): every queue
+  entry holds registered candidate bits, computed one cycle ahead, for the request it will
+  hold next cycle: "may take a column command" (hits; column timing), "may take an ACT"
+  (bank closed; ACT timing), "may take a PRE" (row conflict, no queued hit of the current
+  direction in the bank; PRE timing) and "goes in the current direction". They come from the
+  timers' ``soon`` flags ("zero next cycle unless loaded now") and the bank state up to last
+  cycle's commands; what they miss, the commands of the cycle they are computed in, three
+  registered gates cover: no column command the cycle after a column command (``tCCD_S >=``
+  the burst) or a PRE/PREA, no ACT or PRE the cycle after a row command or an RDA/WRA, no
+  PRE the cycle after a column command. A request accepted in ``t`` gets its bits at
+  insertion, from the request and the bank state, so it may issue at ``t + 1``.
+* **Picks**: in the deciding cycle only the gates, the head-only (starvation/FCFS) flag and
+  the registered bits meet; one-hot priority grants (lowest index = oldest first) pick, and
+  the banks and groups the commands go to are AND-OR of the grants with per-entry registered
+  one-hot banks; no bank number is decoded behind a pick.
+* **Bank state**: open flag and open row of every bank (up to date), and per queue entry
+  registered "bank open" and "row hit" flags, which take a cycle's row commands and
+  auto-precharges in the next cycle from registered one-hot bank vectors; pairwise
+  registered "same bank" and "same line" flags shift with the queue. A request leaves the
+  queue the cycle after its last burst (no column command can issue in that cycle).
 * **Timing**: one down-counter per constraint and scope (bank, bank group, channel), loaded
-  with the largest remaining distance when a command issues, each with a registered
-  "is zero" flag; a command may issue when all flags that govern it are set, plus a
-  four-entry ring of ``tFAW`` windows. ``tRTP_L`` holds a PRE of the bank read, ``tRTP_S``
-  a PREA after a RD of any bank.
-* **Picks**: one-hot (lowest index = oldest first) priority grants and AND-OR selection of
-  the granted entry.
+  with the largest remaining distance when a command issues (the load is registered and
+  applied the next cycle), each with registered ``ready`` (zero) and ``soon`` (at most one)
+  flags, plus a four-entry ring of ``tFAW`` windows. ``tRTP_L`` holds a PRE of the bank
+  read, ``tRTP_S`` a PREA after a RD of any bank. Refresh and idle precharges use the
+  ``ready`` flags directly.
 * **FR-FCFS** (``scheduler="frfcfs"``): the column bus takes the oldest queued request of the
   current direction that hits an open row; the row bus serves the oldest request whose bank is
-  closed (ACT) or open on another row with no queued hit of the current direction (PRE),
+  closed (ACT) or open on another row with no queued hit of the current direction (PRE;
+  evaluated a cycle ahead, with the candidates),
   preferring requests of the current direction. Writes are drained in batches: the direction
   turns to writes at ``write_high`` queued writes (or when no read is queued) and back at
   ``write_low``. When the oldest request has waited ``starvation_cap`` cycles, only it may
@@ -110,58 +128,120 @@ def _select(m, grant, items, shape, name):
 class _Timers:
     """Down-counters that hold the cycles left before a command is allowed.
 
-    Each counter comes with a registered ``ready`` flag, always equal to ``counter == 0``:
-    a load makes the counter at least 1, so the flag is computed for the next cycle as
-    "no load now and the counter is at most 1", which keeps the comparison off the
-    scheduler's paths.
+    A load made in cycle ``s`` ("the command may issue no sooner than ``n`` cycles after
+    ``s``") is registered and applied to the counter in ``s + 1``, so the counters take
+    their inputs from registers only. The *true* remaining distance ``T`` is the counter or,
+    in the cycle after a load, the loaded value, whichever is larger (:meth:`value`).
+    Each timer comes with a registered ``ready`` flag (``T == 0``: the command may issue
+    this cycle) and the input of a ``soon`` flag (``T <= 1`` next cycle), both computed from
+    this cycle's loads (an OR of the late load conditions) and registers.
     """
 
     def __init__(self):
         self._timers = []
         self._loads = []
         self._ready = []
+        self._values = []
+        self._soon_next = []
 
     def timer(self, name, limit):
-        signal = Signal(range(max(2, limit)), name=name)
+        signal = Signal(range(max(3, limit)), name=name)
         self._timers.append(signal)
         self._loads.append([])
         self._ready.append(Signal(name=f"{name}_ready", init=1))
+        self._values.append(Signal.like(signal, name=f"{name}_distance"))
+        self._soon_next.append(Signal(name=f"{name}_soon_next"))
         return signal
 
+    def soon_next(self, timer):
+        """Return next cycle's ``soon`` flag of ``timer`` (combinational, for registers).
+
+        ``soon`` is "the distance is at most 1": the timer will be zero the cycle after
+        unless it is loaded in between. The scheduler registers it, combined per bank,
+        to compute each cycle's candidates a cycle ahead (docs/hbm.md).
+        """
+        return self._soon_next[self._index(timer)]
+
     def ready(self, timer):
-        """Return the registered flag that is set while ``timer`` is zero."""
+        """Return the registered flag that is set while the distance of ``timer`` is zero."""
         return self._ready[self._index(timer)]
+
+    def value(self, timer):
+        """Return the true remaining distance of ``timer`` (combinational, from registers)."""
+        return self._values[self._index(timer)]
 
     def _index(self, timer):
         return next(i for i, item in enumerate(self._timers) if item is timer)
 
-    def load(self, timer, cond, cycles):
-        """Make ``timer`` allow its command no sooner than ``cycles`` after this cycle."""
+    def load(self, timer, cond, cycles, *, flag=None):
+        """Make ``timer`` allow its command no sooner than ``cycles`` after this cycle.
+
+        ``flag``, if given, stands for ``cond`` in the ``soon`` flag: an earlier condition
+        set whenever ``cond`` is (the flag is then conservative for a cycle), or ``Const(0)``
+        where the caller covers the load's first cycle itself. ``ready`` stays exact.
+        """
         if cycles >= 2:
-            self._loads[self._index(timer)].append((cond, cycles - 1))
+            self._loads[self._index(timer)].append(
+                (cond, cycles - 1, cond if flag is None else flag))
 
     def load_value(self, timer, cond, value):
         """Like :meth:`load`, with ``value`` (cycles - 1, at least 1) computed at run time."""
-        self._loads[self._index(timer)].append((cond, value))
+        self._loads[self._index(timer)].append((cond, value, cond))
 
     def elaborate(self, m):
-        for timer, loads, ready in zip(self._timers, self._loads, self._ready, strict=True):
-            # The result is the largest of the decremented counter and the active loads.
-            # Constant loads are compared with the counter in parallel and chosen by a
-            # priority multiplexer, largest first, so the late load conditions pass only
-            # through that; loads computed at run time follow, one comparison each.
+        for index, (timer, loads, ready) in enumerate(zip(
+                self._timers, self._loads, self._ready, strict=True)):
+            # Last cycle's loads, registered: (condition, distance now) pairs.
+            held = []
+            for k, (cond, value, _) in enumerate(loads):
+                cond_r = Signal(name=f"{timer.name}_load{k}")
+                m.d.sync += cond_r.eq(cond)
+                if not isinstance(value, int):
+                    value_r = Signal.like(timer, name=f"{timer.name}_value{k}")
+                    m.d.sync += value_r.eq(value)
+                    value = value_r
+                held.append((cond_r, value))
+            # The true distance: the counter, or a load of last cycle if larger.
+            true = timer
+            for cond_r, value in held:
+                true = Mux(cond_r & (value > true), value, true)
+            m.d.comb += self._values[index].eq(true)
+            # Next counter: the largest of the decremented counter and the held loads less
+            # one; each candidate is computed from registers, a priority multiplexer (largest
+            # constant last, so it wins) picks by the registered conditions. A load computed
+            # at run time has the lowest priority: the controller never loads one timer with a
+            # run-time value and a constant in the same cycle (docs/hbm.md, "Timing").
             count_down = Mux(timer != 0, timer - 1, 0)
-            constant = sorted(((cond, cycles) for cond, cycles in loads
-                               if isinstance(cycles, int)), key=lambda item: -item[1])
-            value = count_down
-            for cond, cycles in reversed(constant):
-                value = Mux(cond & (count_down < cycles), cycles, value)
-            for cond, cycles in loads:
-                if not isinstance(cycles, int):
-                    value = Mux(cond & (value < cycles), cycles, value)
-            m.d.sync += timer.eq(value)
-            loaded = Cat(*[cond for cond, _ in loads]).any() if loads else Const(0)
-            m.d.sync += ready.eq(~loaded & (timer <= 1))
+            next_value = count_down
+            for cond_r, value in held:
+                if not isinstance(value, int):
+                    next_value = Mux(cond_r & (count_down < value - 1), value - 1, next_value)
+            for cond_r, value in sorted((item for item in held if isinstance(item[1], int)),
+                                        key=lambda item: item[1]):
+                if value >= 2:
+                    next_value = Mux(cond_r & (count_down < value - 1), value - 1,
+                                     next_value)
+            m.d.sync += timer.eq(next_value)
+
+            def held_at_least(n, held=held):
+                terms = [cond_r & (value >= n) if not isinstance(value, int) else cond_r
+                         for cond_r, value in held
+                         if not isinstance(value, int) or value >= n]
+                return Cat(*terms).any() if terms else Const(0)
+
+            def loaded_at_least(n, exact, loads=loads):
+                # This cycle's loads that leave a distance of at least ``n`` next cycle
+                # (run-time values: all of them, conservatively), by their conditions
+                # (``exact``) or their flags.
+                terms = [cond if exact else flag for cond, value, flag in loads
+                         if not isinstance(value, int) or value >= n]
+                return Cat(*terms).any() if terms else Const(0)
+
+            soon_next = self._soon_next[index]
+            m.d.comb += soon_next.eq(~loaded_at_least(2, exact=False) & ~held_at_least(3)
+                                     & (timer <= 2))
+            m.d.sync += ready.eq(~loaded_at_least(1, exact=True) & ~held_at_least(2)
+                                 & (timer <= 1))
 
 
 class HBMPseudoChannel(wiring.Component):
@@ -229,9 +309,31 @@ class HBMPseudoChannel(wiring.Component):
             return bank[group_shift:] if group_shift < len(bank) else Const(0, 1)
 
         # -- queue ---------------------------------------------------------------------
+        # Entry 0 is the oldest. Besides each request, registered per entry: a thermometer
+        # code of the fill level (``valid``), the bank one-hot and, for every pair of
+        # entries, "same bank" and "same line" (bank, row and column), all shifting with the
+        # queue, so that no bank comparison sits behind a pick.
         entries = [Signal(entry_layout, name=f"entry{i}") for i in range(queue_depth)]
-        count = Signal(range(queue_depth + 1))
-        valid = [count > i for i in range(queue_depth)]
+        valid = Signal(queue_depth)
+        bank_oh = [Signal(banks, name=f"bank_oh{i}") for i in range(queue_depth)]
+        same_bank, same_line = {}, {}
+        for i in range(queue_depth):
+            for j in range(i + 1, queue_depth):
+                same_bank[i, j] = Signal(name=f"same_bank{i}_{j}")
+                same_line[i, j] = Signal(name=f"same_line{i}_{j}")
+
+        def sb(i, j):
+            return Const(1) if i == j else same_bank[min(i, j), max(i, j)]
+
+        def sl(i, j):
+            return Const(1) if i == j else same_line[min(i, j), max(i, j)]
+
+        def group_oh(oh):
+            return Cat(*[oh[g * per_group:(g + 1) * per_group].any() for g in range(groups)])
+
+        def any_of(terms):
+            terms = list(terms)
+            return Cat(*terms).any() if terms else Const(0)
 
         # -- bank state ----------------------------------------------------------------
         bank_open = Signal(banks)
@@ -255,19 +357,15 @@ class HBMPseudoChannel(wiring.Component):
         faw_t = [timers.timer(f"faw_t{k}", longest) for k in range(4)]
         faw_ptr = Signal(2)
 
-        def zeros(name, items):
+        def flags(name, items):
             bits = Signal(len(items), name=name)
             m.d.comb += bits.eq(Cat(*[timers.ready(item) for item in items]))
             return bits
 
-        act_ok = zeros("act_ok", act_t)
-        col_ok = zeros("col_ok", col_t)
-        pre_ok = zeros("pre_ok", pre_t)
-        act_grp_ok = zeros("act_grp_ok", act_grp_t)
-        rd_grp_ok = zeros("rd_grp_ok", rd_grp_t)
-        wr_grp_ok = zeros("wr_grp_ok", wr_grp_t)
-        faw_ok = Signal()
-        m.d.comb += faw_ok.eq(Array(timers.ready(item) for item in faw_t)[faw_ptr])
+        # ``*_ok``: the timer is zero (refresh and idle precharges use these exact flags).
+        act_ok = flags("act_ok", act_t)
+        pre_ok = flags("pre_ok", pre_t)
+        act_grp_ok = flags("act_grp_ok", act_grp_t)
         row_bus_ok = Signal()
         m.d.comb += row_bus_ok.eq(timers.ready(row_bus_t))
 
@@ -291,79 +389,126 @@ class HBMPseudoChannel(wiring.Component):
         queued_writes = Signal(range(queue_depth + 1))
         queued_reads = Signal(range(queue_depth + 1))
         head_wait = Signal(range(cfg.starvation_cap + 1))
-        starving = Signal()
-        head_only = Signal()
-        m.d.comb += starving.eq(head_wait == cfg.starvation_cap)
-        m.d.comb += head_only.eq(starving if cfg.scheduler == "frfcfs" else 1)
+        starving = Signal()        # registered head-only flag: starvation, or FCFS
 
         # -- per-entry candidates --------------------------------------------------------
         # ``open_r[i]`` / ``hit_r[i]``: the bank of queue entry ``i`` is open / open on its
         # row. Registers kept up to date on insert, shift, ACT, PRE, PREA and auto-precharge
-        # (see "queue update"), so no row comparison sits on the scheduler's paths.
+        # (see "queue update").
         open_r = [Signal(name=f"open_r{i}") for i in range(queue_depth)]
         hit_r = [Signal(name=f"hit_r{i}") for i in range(queue_depth)]
-        hit, same_dir, is_open = [], [], []
+        hit, same_dir = [], []
         for i, entry in enumerate(entries):
-            opened = Signal(name=f"open{i}")
             h = Signal(name=f"hit{i}")
             d = Signal(name=f"same_dir{i}")
             m.d.comb += [
-                opened.eq(valid[i] & open_r[i]),
                 h.eq(valid[i] & hit_r[i]),
                 d.eq(entry.write == write_mode),
             ]
             hit.append(h)
             same_dir.append(d)
-            is_open.append(opened)
         bank_hit_any = Signal(banks)   # any queued request hits (closed-page policy)
-        for b in range(banks):
-            m.d.comb += bank_hit_any[b].eq(Cat(*[hit[i] & (e.bank == b)
-                                                 for i, e in enumerate(entries)]).any())
+        if cfg.page_policy == "closed":
+            for b in range(banks):
+                m.d.comb += bank_hit_any[b].eq(any_of(hit[i] & bank_oh[i][b]
+                                                      for i in range(queue_depth)))
 
-        # A queued request of the current direction hits the row open in entry i's bank
-        # (pairwise bank comparisons of registered entries, not a per-bank table lookup).
+        # A queued request of the current direction hits the row open in entry i's bank.
         hit_mine_now = Signal(queue_depth)
-        for i, entry in enumerate(entries):
-            m.d.comb += hit_mine_now[i].eq(Cat(*[
-                hit[j] & same_dir[j] & (other.bank == entry.bank)
-                for j, other in enumerate(entries)]).any())
+        for i in range(queue_depth):
+            m.d.comb += hit_mine_now[i].eq(any_of(hit[j] & same_dir[j] & sb(i, j)
+                                                  for j in range(queue_depth)))
         pb_open = Signal()
         m.d.comb += pb_open.eq(bank_open.bit_select(pb_bank, 1))
-        col_cand, row_cand, row_pref = [], [], []
-        for i, entry in enumerate(entries):
-            group = group_of(entry.bank)
-            allowed = (~refreshing & (1 if i == 0 else ~head_only)
-                       & ~(pb_force & (entry.bank == pb_bank)))
-            direction = head_only | same_dir[i]
-            col_time = col_ok.bit_select(entry.bank, 1) & Mux(
-                entry.write,
-                wr_grp_ok.bit_select(group, 1) & timers.ready(wr_all_t),
-                rd_grp_ok.bit_select(group, 1) & timers.ready(rd_all_t))
-            act_time = (act_ok.bit_select(entry.bank, 1) & act_grp_ok.bit_select(group, 1)
-                        & timers.ready(act_all_t) & faw_ok & row_bus_ok)
-            pre_time = pre_ok.bit_select(entry.bank, 1) & row_bus_ok
-            c = Signal(name=f"col_cand{i}")
-            r = Signal(name=f"row_cand{i}")
-            p = Signal(name=f"row_pref{i}")
-            m.d.comb += [
-                c.eq(allowed & hit[i] & col_time & direction),
-                r.eq(allowed & valid[i] & (
-                    (~is_open[i] & act_time)
-                    | (is_open[i] & ~hit[i] & pre_time
-                       & (head_only | ~hit_mine_now[i])))),
-                p.eq(r & direction),
-            ]
-            col_cand.append(c)
-            row_cand.append(r)
-            row_pref.append(p)
 
+        # Registered candidates (docs/hbm.md, "Registered candidates and gates"), computed
+        # last cycle for the request now in entry ``i``, zero for an empty or blocked entry:
+        # ``col_r[i]``: its next RD/WR may go; ``row_r[i]``: its ACT or PRE may go (ACT when
+        # ``open_r[i]`` is clear); ``pref_r[i]``: ``row_r[i]`` and it goes in the current
+        # direction. They hold the request's bank state and the timers' ``soon`` flags, the
+        # head-only flag (starvation, FCFS) and the gates: last cycle's commands are all they
+        # miss, and the gates block every command those may affect (no column command after a
+        # column command or a PRE/PREA; no ACT/PRE after a row command or an RDA/WRA; no PRE
+        # after a column command; nothing while refreshing).
+        col_r = [Signal(name=f"col_r{i}") for i in range(queue_depth)]
+        row_r = [Signal(name=f"row_r{i}") for i in range(queue_depth)]
+        pref_r = [Signal(name=f"pref_r{i}") for i in range(queue_depth)]
+
+        # The ``soon`` flags combined per bank (its own, its group's and the channel's
+        # timers), registered from the flags' register inputs, so they equal the AND of the
+        # ``soon`` flags: one select by the request's bank gives its timing.
+        all_banks = (1 << banks) - 1
+        bank_rd_soon = Signal(banks, init=all_banks)
+        bank_wr_soon = Signal(banks, init=all_banks)
+        bank_act_soon = Signal(banks, init=all_banks)
+        bank_pre_soon = Signal(banks, init=all_banks)
+        chan_act_soon = Signal(init=1)
+        sn = timers.soon_next
+        for b in range(banks):
+            g = b // per_group
+            m.d.sync += [
+                bank_rd_soon[b].eq(sn(col_t[b]) & sn(rd_grp_t[g]) & sn(rd_all_t)),
+                bank_wr_soon[b].eq(sn(col_t[b]) & sn(wr_grp_t[g]) & sn(wr_all_t)),
+                bank_act_soon[b].eq(sn(act_t[b]) & sn(act_grp_t[g])),
+                bank_pre_soon[b].eq(sn(pre_t[b]) & sn(row_bus_t)),
+            ]
+        faw_soon_next = Array(sn(item) for item in faw_t)
+        # (``act_fire`` is defined with the row command below; the tFAW pointer moves on ACT.)
+
+        def times_next(entry, name):
+            """Return next cycle's (col, act, pre) timing flags of the request ``entry``."""
+            col = Signal(name=f"{name}_col_time")
+            act = Signal(name=f"{name}_act_time")
+            pre = Signal(name=f"{name}_pre_time")
+            m.d.comb += [
+                col.eq(Mux(entry.write, bank_wr_soon.bit_select(entry.bank, 1),
+                           bank_rd_soon.bit_select(entry.bank, 1))),
+                act.eq(bank_act_soon.bit_select(entry.bank, 1) & chan_act_soon),
+                pre.eq(bank_pre_soon.bit_select(entry.bank, 1)),
+            ]
+            return col, act, pre
+
+        col_cand, row_cand, row_pref = col_r, row_r, pref_r
+        if per_bank:
+            # Once a refresh is forced, its bank takes no commands but the refresh's.
+            col_cand, row_cand, row_pref = [], [], []
+            for i, entry in enumerate(entries):
+                blocked = pb_force & (entry.bank == pb_bank)
+                c, r, p = (Signal(name=f"{kind}_cand{i}") for kind in ("col", "row", "pref"))
+                m.d.comb += [c.eq(col_r[i] & ~blocked), r.eq(row_r[i] & ~blocked),
+                             p.eq(pref_r[i] & ~blocked)]
+                col_cand.append(c)
+                row_cand.append(r)
+                row_pref.append(p)
+
+        # -- column pick -------------------------------------------------------------------
         col_fire, col_grant = _pick(m, col_cand, "col")
         col_entry = _select(m, col_grant, entries, entry_layout, "col_entry")
-        # Another queued request hits the row of the column command's bank.
-        other_hit = Signal()
-        m.d.comb += other_hit.eq(Cat(*[
-            hit[i] & (e.bank == col_entry.bank) & ~col_grant[i]
-            for i, e in enumerate(entries)]).any())
+        last = Signal(queue_depth)       # the entry's next burst is its last
+        ap_ok = Signal(queue_depth)      # ... and no other queued request hits its row
+        for j, entry in enumerate(entries):
+            m.d.comb += last[j].eq(entry.burst == bursts - 1 if bursts > 1 else 1)
+            if cfg.auto_precharge:
+                m.d.comb += ap_ok[j].eq(last[j] & ~any_of(
+                    hit[k] & sb(k, j) for k in range(queue_depth) if k != j))
+        col_last = Signal()
+        rd_fire = Signal()
+        wr_fire = Signal()
+        auto_pre = Signal()
+        rd_grant = Signal(queue_depth)
+        wr_grant = Signal(queue_depth)
+        ap_grant = Signal(queue_depth)
+        m.d.comb += [
+            rd_grant.eq(col_grant & ~Cat(*[e.write for e in entries])),
+            wr_grant.eq(col_grant & Cat(*[e.write for e in entries])),
+            ap_grant.eq(col_grant & ap_ok),
+            col_last.eq((col_grant & last).any()),
+            rd_fire.eq(rd_grant.any()),
+            wr_fire.eq(wr_grant.any()),
+            auto_pre.eq(ap_grant.any()),
+        ]
+
+        # -- row pick ----------------------------------------------------------------------
         pref_any, pref_grant = _pick(m, row_pref, "row_pref")
         row_any, any_grant = _pick(m, row_cand, "row_any")
         row_grant = Signal(queue_depth)
@@ -384,7 +529,11 @@ class HBMPseudoChannel(wiring.Component):
             for b in range(banks):
                 m.d.comb += idle_pre[b].eq(
                     bank_open[b] & ~bank_hit_any[b] & pre_ok[b] & row_bus_ok & ~refreshing)
-        idle_any, idle_bank = _first(m, list(idle_pre), "idle_pre")
+        idle_any, idle_grant = _pick(m, list(idle_pre), "idle_pre")
+        idle_bank = Signal(bank_w)
+        for b in reversed(range(banks)):
+            with m.If(idle_pre[b]):
+                m.d.comb += idle_bank.eq(b)
 
         # Per-bank refresh of ``pb_bank``: when no queued request needs it, or when forced.
         pb_group = group_of(pb_bank)
@@ -402,67 +551,94 @@ class HBMPseudoChannel(wiring.Component):
         ]
 
         # -- decide the row command ------------------------------------------------------------
+        # Priority: refresh (PREA, REF), REFPB, the per-bank refresh's PRE, the queue's ACT or
+        # PRE (by the granted entry's registered ``open_r``), closed-page idle PRE.
         act_fire = Signal()
         pre_fire = Signal()
         prea_fire = Signal()
         ref_fire = Signal()
         refpb_fire = Signal()
-        row_bank = Signal(bank_w)
-        with m.If(refreshing):
-            m.d.comb += [prea_fire.eq(prea_ready), ref_fire.eq(ref_ready)]
-        with m.Elif(refpb_ready):
-            m.d.comb += [refpb_fire.eq(1), row_bank.eq(pb_bank)]
-        with m.Elif(pb_pre_ready):
-            m.d.comb += [pre_fire.eq(1), row_bank.eq(pb_bank)]
-        with m.Elif(row_any):
-            m.d.comb += row_bank.eq(row_entry.bank)
-            with m.If(bank_open.bit_select(row_entry.bank, 1)):
-                m.d.comb += pre_fire.eq(1)
-            with m.Else():
-                m.d.comb += act_fire.eq(1)
-        with m.Elif(idle_any):
-            m.d.comb += [row_bank.eq(idle_bank), pre_fire.eq(1)]
+        pb_pre_fire = Signal()
+        idle_fire = Signal()
+        act_grant = Signal(queue_depth)
+        qpre_grant = Signal(queue_depth)
+        queue_row = ~refreshing & ~refpb_ready & ~pb_pre_ready
+        m.d.comb += [
+            prea_fire.eq(refreshing & prea_ready),
+            ref_fire.eq(refreshing & ref_ready),
+            refpb_fire.eq(~refreshing & refpb_ready),
+            pb_pre_fire.eq(~refreshing & ~refpb_ready & pb_pre_ready),
+            act_grant.eq(Mux(queue_row, row_grant & ~Cat(*open_r), 0)),
+            qpre_grant.eq(Mux(queue_row, row_grant & Cat(*open_r), 0)),
+            idle_fire.eq(queue_row & ~row_any & idle_any),
+            act_fire.eq(act_grant.any()),
+            pre_fire.eq(qpre_grant.any() | pb_pre_fire | idle_fire),
+        ]
+        # Banks of this cycle's commands, one-hot, from the granted entries' one-hot banks.
+        def bank_vector(name, grant):
+            vec = Signal(banks, name=name)
+            for b in range(banks):
+                m.d.comb += vec[b].eq(any_of(grant[j] & bank_oh[j][b]
+                                             for j in range(queue_depth)))
+            return vec
+
+        def group_vector(name, grant):
+            vec = Signal(groups, name=name)
+            for g in range(groups):
+                m.d.comb += vec[g].eq(any_of(grant[j] & group_oh(bank_oh[j])[g]
+                                             for j in range(queue_depth)))
+            return vec
+
+        pb_oh = Signal(banks)
+        m.d.comb += pb_oh.eq(Const(1, banks) << pb_bank)
+        ext_pre = Signal(banks)          # PREs not from the queue: per-bank refresh, idle
+        m.d.comb += ext_pre.eq(Mux(pb_pre_fire, pb_oh, 0) | Mux(idle_fire, idle_grant, 0))
+        act_vec = bank_vector("act_vec", act_grant)
+        pre_vec = Signal(banks)
+        m.d.comb += pre_vec.eq(bank_vector("qpre_vec", qpre_grant) | ext_pre)
+        rd_vec = bank_vector("rd_vec", rd_grant)
+        wr_vec = bank_vector("wr_vec", wr_grant)
+        ap_vec = bank_vector("ap_vec", ap_grant)
+        act_gvec = group_vector("act_gvec", act_grant)
+        rd_gvec = group_vector("rd_gvec", rd_grant)
+        wr_gvec = group_vector("wr_gvec", wr_grant)
 
         # Commands are driven onto the PHY in the cycle they are decided (the PHY registers
         # them, as a DFI PHY does); they depend on registered state only.
-        row_group = group_of(row_bank)
+        row_bank = Signal(bank_w)
+        with m.If(refpb_fire | pb_pre_fire):
+            m.d.comb += row_bank.eq(pb_bank)
+        with m.Elif(idle_fire):
+            m.d.comb += row_bank.eq(idle_bank)
+        with m.Else():
+            m.d.comb += row_bank.eq(row_entry.bank)
         m.d.comb += [
             self.phy.row_cmd.bank.eq(row_bank),
             self.phy.row_cmd.row.eq(row_entry.row),
         ]
         with m.If(act_fire):
             m.d.comb += self.phy.row_cmd.cmd.eq(RowCommand.ACT)
-            m.d.sync += [
-                bank_open.bit_select(row_bank, 1).eq(1),
-                open_row_array[row_bank].eq(row_entry.row),
-                faw_ptr.eq(faw_ptr + 1),
-            ]
+            m.d.sync += faw_ptr.eq(faw_ptr + 1)
+        # (A queue row command this cycle clears it: the tFAW pointer then needs no update.)
+        m.d.sync += chan_act_soon.eq(~row_any & sn(act_all_t) & sn(row_bus_t)
+                                     & faw_soon_next[faw_ptr])
         with m.If(pre_fire):
             m.d.comb += self.phy.row_cmd.cmd.eq(RowCommand.PRE)
-            m.d.sync += bank_open.bit_select(row_bank, 1).eq(0)
         with m.If(prea_fire):
             m.d.comb += self.phy.row_cmd.cmd.eq(RowCommand.PREA)
-            m.d.sync += bank_open.eq(0)
         with m.If(ref_fire):
             m.d.comb += self.phy.row_cmd.cmd.eq(RowCommand.REF)
         with m.If(refpb_fire):
             m.d.comb += self.phy.row_cmd.cmd.eq(RowCommand.REFPB)
             m.d.sync += pb_bank.eq(pb_bank + 1)
+        for b in range(banks):
+            with m.If(act_vec[b]):
+                m.d.sync += [bank_open[b].eq(1), open_row[b].eq(row_entry.row)]
+            with m.Elif(pre_vec[b] | prea_fire | ap_vec[b]):
+                m.d.sync += bank_open[b].eq(0)
 
         # -- decide the column command ---------------------------------------------------------
-        col_last = Signal()
-        m.d.comb += col_last.eq(col_entry.burst == bursts - 1 if bursts > 1 else 1)
-        rd_fire = Signal()
-        wr_fire = Signal()
-        m.d.comb += [rd_fire.eq(col_fire & ~col_entry.write),
-                     wr_fire.eq(col_fire & col_entry.write)]
-        col_group = group_of(col_entry.bank)
         column = Cat(col_entry.burst, col_entry.col) if bursts > 1 else col_entry.col
-        auto_pre = Signal()
-        if cfg.auto_precharge:
-            m.d.comb += auto_pre.eq(col_fire & col_last & ~other_hit)
-        else:
-            m.d.comb += auto_pre.eq(0)
         # One whole-bus assignment: a constant ``ap`` on its own would be written out as a
         # sensitivity-less ``always @*`` that never runs in Icarus.
         col_word = Signal.like(self.phy.col_cmd)
@@ -470,61 +646,67 @@ class HBMPseudoChannel(wiring.Component):
             col_word.bank.eq(col_entry.bank),
             col_word.col.eq(column),
             col_word.ap.eq(auto_pre),
-            col_word.cmd.eq(Mux(col_fire, Mux(col_entry.write, ColCommand.WR, ColCommand.RD),
-                                ColCommand.NOP)),
+            col_word.cmd.eq(Mux(wr_fire, ColCommand.WR, Mux(rd_fire, ColCommand.RD,
+                                                             ColCommand.NOP))),
             self.phy.col_cmd.eq(col_word),
         ]
-        with m.If(auto_pre):
-            m.d.sync += bank_open.bit_select(col_entry.bank, 1).eq(0)
 
         # -- timer loads -------------------------------------------------------------------------
+        # The flags of timers that the queue's ACT/PRE load take "the queue has a row
+        # candidate" (registers, no pick) instead of the bank's grant: conservative for one
+        # cycle. ``tRCD`` needs no flag: the requests of an ACT's bank take the ACT into
+        # their state a cycle later, with their column candidate cleared that cycle.
+        pre_flag = row_any | pb_pre_fire | idle_fire | prea_fire
         for b in range(banks):
-            this_act = act_fire & (row_bank == b)
-            this_pre = (pre_fire & (row_bank == b)) | prea_fire
-            timers.load(act_t[b], this_act, t.tRC)
-            timers.load(act_t[b], this_pre, t.tRP)
+            this_pre = pre_vec[b] | prea_fire
+            timers.load(act_t[b], act_vec[b], t.tRC, flag=row_any)
+            timers.load(act_t[b], this_pre, t.tRP, flag=pre_flag)
             timers.load(act_t[b], ref_fire, t.tRFC)
-            timers.load(act_t[b], refpb_fire & (pb_bank == b), t.tRFCpb)
-            timers.load(col_t[b], this_act, t.tRCD)
-            timers.load(pre_t[b], this_act, t.tRAS)
-            timers.load(pre_t[b], wr_fire & (col_entry.bank == b), wde + t.tWR)
-            timers.load(pre_t[b], rd_fire & (col_entry.bank == b), t.tRTP_L)
+            timers.load(act_t[b], refpb_fire & pb_oh[b], t.tRFCpb, flag=refpb_fire)
+            timers.load(col_t[b], act_vec[b], t.tRCD, flag=Const(0))
+            timers.load(pre_t[b], act_vec[b], t.tRAS, flag=row_any)
+            timers.load(pre_t[b], wr_vec[b], wde + t.tWR)
+            timers.load(pre_t[b], rd_vec[b], t.tRTP_L)
             if cfg.auto_precharge:
-                # ACT no sooner than tRP after the internal precharge (see the docstring).
-                own = Mux(col_entry.write, wde + t.tWR, t.tRTP_L)
-                start = Mux(pre_t[b] > own, pre_t[b], own)
-                timers.load_value(act_t[b], auto_pre & (col_entry.bank == b),
-                                  start + (t.tRP - 1))
+                # ACT no sooner than tRP after the internal precharge (see the docstring),
+                # from registers only: the grants just choose between the two values.
+                for write, own in ((0, t.tRTP_L), (1, wde + t.tWR)):
+                    distance = timers.value(pre_t[b])
+                    start = Mux(distance > own, distance, own)
+                    vec = wr_vec if write else rd_vec
+                    timers.load_value(act_t[b], ap_vec[b] & vec[b], start + (t.tRP - 1))
         for g in range(groups):
-            same_row_group = row_group == g
-            same_col_group = col_group == g
-            timers.load(act_grp_t[g], act_fire & same_row_group, t.tRRD_L)
-            timers.load(rd_grp_t[g], rd_fire & same_col_group, t.tCCD_L)
-            timers.load(rd_grp_t[g], wr_fire & same_col_group, wde + t.tWTR_L)
-            timers.load(wr_grp_t[g], wr_fire & same_col_group, t.tCCD_L)
-        timers.load(act_all_t, act_fire, t.tRRD_S)
+            timers.load(act_grp_t[g], act_gvec[g], t.tRRD_L, flag=row_any)
+            timers.load(rd_grp_t[g], rd_gvec[g], t.tCCD_L)
+            timers.load(rd_grp_t[g], wr_gvec[g], wde + t.tWTR_L)
+            timers.load(wr_grp_t[g], wr_gvec[g], t.tCCD_L)
+        timers.load(act_all_t, act_fire, t.tRRD_S, flag=row_any)
         timers.load(act_all_t, refpb_fire, t.tRREFD)
         timers.load(prea_t, rd_fire, t.tRTP_S)
         timers.load(rd_all_t, rd_fire, t.tCCD_S)
         timers.load(rd_all_t, wr_fire, wde + t.tWTR_S)
         timers.load(wr_all_t, wr_fire, t.tCCD_S)
         timers.load(wr_all_t, rd_fire, t.tRTW)
-        timers.load(row_bus_t, act_fire, 2)
+        timers.load(row_bus_t, act_fire, 2, flag=row_any)
         for k in range(4):
-            timers.load(faw_t[k], act_fire & (faw_ptr == k), t.tFAW)
+            timers.load(faw_t[k], act_fire & (faw_ptr == k), t.tFAW,
+                        flag=row_any & (faw_ptr == k))
         timers.elaborate(m)
 
         # -- refresh state -----------------------------------------------------------------------
         owed_next = Signal.like(owed)
         m.d.comb += owed_next.eq(owed + refi_tick - ref_fire - refpb_fire)
         m.d.sync += owed.eq(owed_next)
+        refreshing_next = Signal()
         if not per_bank:
-            want_refresh = (owed >= cfg.refresh_postpone) | ((owed != 0) & (count == 0))
-            m.d.sync += refreshing.eq(Mux(refreshing, owed_next != 0, want_refresh))
+            want_refresh = (owed >= cfg.refresh_postpone) | ((owed != 0) & ~valid[0])
+            m.d.comb += refreshing_next.eq(Mux(refreshing, owed_next != 0, want_refresh))
+        m.d.sync += refreshing.eq(refreshing_next)
 
         # -- accept requests ---------------------------------------------------------------------
         free = Signal(slots, init=(1 << slots) - 1)
-        slot_free, alloc = _first(m, list(free), "alloc")
+        slot_free = Signal(init=1)   # registered: some slot is free
+        _, alloc = _first(m, list(free), "alloc")
         req = self.req.payload
         new = Signal(entry_layout)
         field_value = {}
@@ -541,11 +723,16 @@ class HBMPseudoChannel(wiring.Component):
             new.burst.eq(0),
             new.slot.eq(alloc),
         ]
-        hazard = Signal()
-        m.d.comb += hazard.eq(Cat(*[
-            valid[i] & (e.bank == new.bank) & (e.row == new.row) & (e.col == new.col)
-            & (e.write | new.write) for i, e in enumerate(entries)]).any())
-        m.d.comb += self.req.ready.eq((count < queue_depth) & slot_free & ~hazard)
+        # The request against every queued one: same bank, same line. A request to the line
+        # of a queued one, where either is a write, enters the queue *blocked*: it issues no
+        # command until every such older request has left (``blocked`` in "queue update"),
+        # so same-line requests are never reordered, and ``ready`` depends on registers only.
+        new_sb = Signal(queue_depth)
+        new_sl = Signal(queue_depth)
+        for j, e in enumerate(entries):
+            m.d.comb += [new_sb[j].eq(e.bank == new.bank),
+                         new_sl[j].eq(new_sb[j] & (e.row == new.row) & (e.col == new.col))]
+        m.d.comb += self.req.ready.eq(~valid[queue_depth - 1] & slot_free)
         insert = Signal()
         m.d.comb += insert.eq(self.req.valid & self.req.ready)
 
@@ -566,69 +753,193 @@ class HBMPseudoChannel(wiring.Component):
         ]
 
         # -- queue update ------------------------------------------------------------------------
+        # ``shift[i]``: entry i takes entry i + 1's request (a request at or below i leaves);
+        # ``ins[i]``: the new request goes to entry i (the first free one after the shift).
+        # A request leaves the queue the cycle after its last burst (``leave`` is registered):
+        # the shift then depends on registers only. In that cycle no column command may
+        # issue (``col_gate``) and the leaving request is no row candidate (it hits).
+        leave = Signal(queue_depth)
+        m.d.sync += leave.eq(col_grant & last)
         remove = Signal()
-        m.d.comb += remove.eq(col_fire & col_last)
-        insert_at = Signal(range(queue_depth + 1))
-        m.d.comb += insert_at.eq(count - remove)
-        m.d.sync += count.eq(count + insert - remove)
+        m.d.comb += remove.eq(leave.any())
+        shift = Signal(queue_depth)
+        ins = Signal(queue_depth)
         for i in range(queue_depth):
-            shift = remove & col_grant[:i + 1].any()
-            with m.If(insert & (insert_at == i)):
-                m.d.sync += entries[i].eq(new)
-            with m.Elif(shift):
+            filled_to = [Const(1)] + [valid[k] for k in range(queue_depth)] + [Const(0)]
+
+            def count_is(k, filled_to=filled_to):
+                return filled_to[k] & ~filled_to[k + 1]
+
+            m.d.comb += [
+                shift[i].eq(leave[:i + 1].any()),
+                ins[i].eq(insert & Mux(remove, count_is(i + 1), count_is(i))),
+            ]
+        with m.If(insert & ~remove):
+            m.d.sync += valid.eq(Cat(Const(1), valid[:-1]))
+        with m.Elif(remove & ~insert):
+            m.d.sync += valid.eq(valid[1:])
+        new_oh = Signal(banks)
+        m.d.comb += new_oh.eq(Const(1, banks) << new.bank)
+        for i in range(queue_depth):
+            nxt = i + 1 if i + 1 < queue_depth else i
+            with m.If(ins[i]):
+                m.d.sync += [entries[i].eq(new), bank_oh[i].eq(new_oh)]
+            with m.Elif(shift[i]):
                 if i + 1 < queue_depth:
-                    m.d.sync += entries[i].eq(entries[i + 1])
+                    m.d.sync += [entries[i].eq(entries[nxt]), bank_oh[i].eq(bank_oh[nxt])]
             with m.Elif(col_grant[i]):
                 m.d.sync += entries[i].burst.eq(entries[i].burst + 1)
+        for matrix, new_rel, rel in ((same_bank, new_sb, sb), (same_line, new_sl, sl)):
+            for (i, j), bit in matrix.items():
+                with m.If(ins[j]):
+                    m.d.sync += bit.eq(Mux(shift[i], new_rel[i + 1], new_rel[i]))
+                with m.Elif(shift[i]):
+                    if j + 1 < queue_depth:
+                        m.d.sync += bit.eq(rel(i + 1, j + 1))
+                with m.Elif(shift[j]):
+                    if j + 1 < queue_depth:
+                        m.d.sync += bit.eq(rel(i, j + 1))
 
-        # The bank state of each entry next cycle: that of the request that will be there
-        # (new, the next one moving up, or the same), after this cycle's row commands.
+        # The bank state of every request next cycle, after this cycle's row commands and
+        # auto-precharge; then the queue shift picks which request each entry holds.
         new_open = Signal()
         new_hit = Signal()
         m.d.comb += [
             new_open.eq(bank_open.bit_select(new.bank, 1)),
             new_hit.eq(new_open & (open_row_array[new.bank] == new.row)),
         ]
-        closed_col_bank = Signal()
-        m.d.comb += closed_col_bank.eq(auto_pre)
+
+        # Next cycle's write mode (registers only), for ``dir_r``.
+        write_mode_next = Signal()
+        with m.If(write_mode):
+            m.d.comb += write_mode_next.eq(~((queued_writes == 0) | (
+                (queued_writes <= cfg.write_low) & (queued_reads != 0))))
+        with m.Else():
+            m.d.comb += write_mode_next.eq((queued_writes >= cfg.write_high)
+                                           | ((queued_reads == 0) & (queued_writes != 0)))
+        m.d.sync += write_mode.eq(write_mode_next)
+
+        def next_state(name, present, entry, opened, hits, mine, act_here, act_hit, closes):
+            """Return next cycle's per-entry registers of the request ``entry``.
+
+            ``opened`` / ``hits`` with last cycle's commands applied (``act_here``,
+            ``act_hit``, ``closes``) are the bank state up to last cycle's commands; the
+            candidates follow from them and the ``soon`` flags, and miss only this cycle's
+            commands, which the gates cover next cycle.
+            """
+            col_time, act_time, pre_time = times_next(entry, name)
+            values = [Signal(name=f"{name}_next_{kind}") for kind in
+                      ("open", "hit", "col_c", "act_c", "pre_c", "pre_f", "dir")]
+            nopen, nhit, ncol, nact, npre, nforce, ndir = values
+            conflict = Signal(name=f"{name}_conflict")
+            m.d.comb += [
+                nopen.eq(Mux(act_here, 1, Mux(closes, 0, opened))),
+                nhit.eq(Mux(act_here, act_hit, Mux(closes, 0, hits))),
+                conflict.eq(present & nopen & ~nhit & pre_time),
+                ncol.eq(present & nhit & ~act_here & col_time),
+                nact.eq(present & ~nopen & act_time),
+                npre.eq(conflict & ~mine),
+                nforce.eq(conflict),
+                ndir.eq(entry.write == write_mode_next),
+            ]
+            return values
+
+        # Last cycle's row commands and auto-precharges reach the queued requests' bank state
+        # this cycle, from registers (banks one-hot, the ACT's row): the requests' state lags
+        # the banks' by one cycle, which the gates cover (docs/hbm.md). A request entering
+        # now takes its state from ``bank_open`` / ``open_row``, which are up to date.
+        act_vec_r = Signal(banks)
+        act_row_r = Signal(row_w)
+        close_vec_r = Signal(banks)
+        m.d.sync += [
+            act_vec_r.eq(act_vec),
+            act_row_r.eq(row_entry.row),
+            close_vec_r.eq(pre_vec | ap_vec | Mux(prea_fire, (1 << banks) - 1, 0)),
+        ]
+        # A request is blocked (no candidate) while an older request to its line, where
+        # either is a write, stays in the queue.
+        states = []
+        for k in range(queue_depth):
+            act_here = (act_vec_r & bank_oh[k]).any()
+            act_hit = act_here & (entries[k].row == act_row_r)
+            closes = (close_vec_r & bank_oh[k]).any()
+            blocked = any_of(valid[j] & ~leave[j] & sl(k, j) & (entries[k].write | e.write)
+                             for j, e in enumerate(entries[:k]))
+            states.append(next_state(f"entry{k}", valid[k] & ~blocked, entries[k], open_r[k],
+                                     hit_r[k], hit_mine_now[k], act_here, act_hit, closes))
+        new_mine = any_of(hit[j] & same_dir[j] & new_sb[j] for j in range(queue_depth))
+        new_blocked = any_of(valid[j] & ~leave[j] & new_sl[j] & (new.write | e.write)
+                             for j, e in enumerate(entries))
+        # (An ACT of last cycle is in ``bank_open`` already; only ``tRCD`` is to be kept.)
+        new_fresh = Signal()
+        m.d.comb += new_fresh.eq(act_vec_r.bit_select(new.bank, 1))
+        new_state = next_state("new", ~new_blocked & ~new_fresh, new, new_open, new_hit,
+                               new_mine, Const(0), Const(0), Const(0))
+        # Next cycle's gates and head-only flag.
+        row_fired = act_fire | pre_fire | prea_fire | ref_fire | refpb_fire | auto_pre
+        col_gate = Signal()
+        act_gate = Signal()
+        pre_gate = Signal()
+        head_only_next = Signal()
+        m.d.comb += [
+            col_gate.eq(~col_fire & ~pre_fire & ~prea_fire & ~refreshing_next),
+            act_gate.eq(~row_fired & ~refreshing_next),
+            pre_gate.eq(~row_fired & ~col_fire & ~refreshing_next),
+        ]
+        if cfg.scheduler == "frfcfs":
+            m.d.comb += head_only_next.eq(~(~valid[0] | leave[0]) & (
+                starving | (head_wait == cfg.starvation_cap - 1)))
+        else:
+            m.d.comb += head_only_next.eq(1)
         for i in range(queue_depth):
             nxt = i + 1 if i + 1 < queue_depth else i
-            src = Signal(entry_layout, name=f"next_entry{i}")
-            src_open = Signal(name=f"next_open{i}")
-            src_hit = Signal(name=f"next_hit{i}")
-            with m.If(insert & (insert_at == i)):
-                m.d.comb += [src.eq(new), src_open.eq(new_open), src_hit.eq(new_hit)]
-            with m.Elif(remove & col_grant[:i + 1].any()):
-                m.d.comb += [src.eq(entries[nxt]), src_open.eq(open_r[nxt]),
-                             src_hit.eq(hit_r[nxt])]
+            src = [Signal(name=f"src{i}_{kind}") for kind in
+                   ("open", "hit", "col_c", "act_c", "pre_c", "pre_f", "dir")]
+            with m.If(ins[i]):
+                m.d.comb += [a.eq(b) for a, b in zip(src, new_state, strict=True)]
+            with m.Elif(shift[i]):
+                if i + 1 < queue_depth:
+                    m.d.comb += [a.eq(b) for a, b in zip(src, states[nxt], strict=True)]
+                # (the last entry empties: its candidates clear)
             with m.Else():
-                m.d.comb += [src.eq(entries[i]), src_open.eq(open_r[i]),
-                             src_hit.eq(hit_r[i])]
-            row_bank_here = src.bank == row_bank
-            closes = (prea_fire | (pre_fire & row_bank_here)
-                      | (closed_col_bank & (src.bank == col_entry.bank)))
-            with m.If(act_fire & row_bank_here):
-                m.d.sync += [open_r[i].eq(1), hit_r[i].eq(src.row == row_entry.row)]
-            with m.Elif(closes):
-                m.d.sync += [open_r[i].eq(0), hit_r[i].eq(0)]
-            with m.Else():
-                m.d.sync += [open_r[i].eq(src_open), hit_r[i].eq(src_hit)]
+                m.d.comb += [a.eq(b) for a, b in zip(src, states[i], strict=True)]
+            s_open, s_hit, s_col, s_act, s_pre, s_force, s_dir = src
+            if i == 0:
+                direction = head_only_next | s_dir
+                row = (s_act & act_gate) | ((s_pre | (head_only_next & s_force)) & pre_gate)
+            else:
+                direction = ~head_only_next & s_dir
+                row = ~head_only_next & ((s_act & act_gate) | (s_pre & pre_gate))
+            row_next = Signal(name=f"row_next{i}")
+            m.d.comb += row_next.eq(row)
+            m.d.sync += [
+                open_r[i].eq(s_open),
+                hit_r[i].eq(s_hit),
+                col_r[i].eq(s_col & col_gate & direction),
+                row_r[i].eq(row_next),
+                pref_r[i].eq(row_next & (head_only_next | s_dir)),
+            ]
 
-        removed_write = remove & col_entry.write
-        removed_read = remove & ~col_entry.write
-        m.d.sync += [
-            queued_writes.eq(queued_writes + (insert & new.write) - removed_write),
-            queued_reads.eq(queued_reads + (insert & ~new.write) - removed_read),
+        removed_write = Signal()
+        removed_read = Signal()
+        m.d.comb += [
+            removed_write.eq((leave & Cat(*[e.write for e in entries])).any()),
+            removed_read.eq((leave & ~Cat(*[e.write for e in entries])).any()),
         ]
-        with m.If(write_mode):
-            with m.If((queued_writes == 0)
-                      | ((queued_writes <= cfg.write_low) & (queued_reads != 0))):
-                m.d.sync += write_mode.eq(0)
-        with m.Else():
-            with m.If((queued_writes >= cfg.write_high)
-                      | ((queued_reads == 0) & (queued_writes != 0))):
-                m.d.sync += write_mode.eq(1)
-        with m.If((count == 0) | (remove & col_grant[0])):
+        # The counts take an accepted request a cycle later (``inserted_*``, registered):
+        # ``insert`` reaches many registers, the counts' adders are not among them. The
+        # write mode follows the counts (a policy: a cycle of lag only delays a turn).
+        inserted_write = Signal()
+        inserted_read = Signal()
+        m.d.sync += [
+            inserted_write.eq(insert & new.write),
+            inserted_read.eq(insert & ~new.write),
+            queued_writes.eq(queued_writes + inserted_write - removed_write),
+            queued_reads.eq(queued_reads + inserted_read - removed_read),
+        ]
+        # ``starving``: set the cycle ``head_wait`` reaches the cap (always set with FCFS).
+        m.d.sync += starving.eq(head_only_next)
+        with m.If(~valid[0] | leave[0]):
             m.d.sync += head_wait.eq(0)
         with m.Elif(~starving):
             m.d.sync += head_wait.eq(head_wait + 1)
@@ -708,7 +1019,16 @@ class HBMPseudoChannel(wiring.Component):
         load = Signal()
         bypass = Signal()
         line_done = Signal()
-        m.d.comb += line_done.eq(burst_done & inflight_head.last)
+        if beat_cycles >= 2:
+            # A burst's beats come on consecutive cycles: whether the next beat completes a
+            # line is known a beat ahead, and registered, so the bypass decision and the
+            # line-buffer read address behind it start from registers.
+            line_next = Signal()
+            m.d.sync += line_next.eq(rddata.valid & (rd_beat == beat_cycles - 2)
+                                     & inflight_head.last)
+            m.d.comb += line_done.eq(line_next)
+        else:
+            m.d.comb += line_done.eq(burst_done & inflight_head.last)
         bypass_data = Signal(8 * cfg.line_bytes)
         if beat_cycles >= 2:
             # The burst before a line's last landed at least beat_cycles cycles before the
@@ -739,13 +1059,17 @@ class HBMPseudoChannel(wiring.Component):
 
         # -- slot bookkeeping ---------------------------------------------------------------
         resp_done = self.resp.valid & self.resp.ready
+        free_next = Signal(slots)
         for s in range(slots):
             taken = insert & (alloc == s)
             out_slot = Mux(bypass, inflight_head.slot, resp_slot)
             released = (resp_done & (out_slot == s)) | (write_free & (fetch.slot == s))
             with m.If(released):
-                m.d.sync += free[s].eq(1)
+                m.d.comb += free_next[s].eq(1)
             with m.Elif(taken):
-                m.d.sync += free[s].eq(0)
+                m.d.comb += free_next[s].eq(0)
+            with m.Else():
+                m.d.comb += free_next[s].eq(free[s])
+        m.d.sync += [free.eq(free_next), slot_free.eq(free_next.any())]
 
         return m

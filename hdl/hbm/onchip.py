@@ -84,10 +84,19 @@ class HBMOnChipMemory(wiring.Component):
         for b in range(geo.banks):
             with m.If((phy.row_cmd.cmd == RowCommand.ACT) & (phy.row_cmd.bank == b)):
                 m.d.sync += rows[b].eq(phy.row_cmd.row)
+        # The column command is registered first (``skew`` 1) when the write and read
+        # latencies leave room for it, so the open-row lookup starts from a register rather
+        # than from the controller's pick; the delay lines are one stage shorter to match.
+        latency = self._read_latency
+        skew = 1 if t.CWL >= 2 and latency >= 3 else 0
+        col_cmd = phy.col_cmd
+        if skew:
+            col_cmd = Signal.like(phy.col_cmd)
+            m.d.sync += col_cmd.eq(phy.col_cmd)
         open_row = Signal.like(phy.row_cmd.row)
-        m.d.comb += open_row.eq(Cat(*rows).word_select(phy.col_cmd.bank, len(open_row)))
+        m.d.comb += open_row.eq(Cat(*rows).word_select(col_cmd.bank, len(open_row)))
         address = Signal(addr_w)
-        m.d.comb += address.eq(Cat(phy.col_cmd.col, open_row, phy.col_cmd.bank))
+        m.d.comb += address.eq(Cat(col_cmd.col, open_row, col_cmd.bank))
 
         line = data.StructLayout({"valid": 1, "addr": addr_w})
 
@@ -98,27 +107,40 @@ class HBMOnChipMemory(wiring.Component):
                 m.d.sync += stages[k].eq(stages[k - 1])
             return stages
 
-        writes = delay("wr", phy.col_cmd.cmd == ColCommand.WR, t.CWL + cycles)
+        # Write beats are registered on their way into the array (a cycle later than on the
+        # bus: no read of the same burst can come that soon, ``tWTR`` apart), so the block
+        # RAM's inputs come from registers.
+        writes = delay("wr", col_cmd.cmd == ColCommand.WR, t.CWL + cycles - skew + 1)
         write_port = array.write_port(granularity=8)
+        beat = Signal(data.StructLayout({"valid": 1, "data": len(phy.wrdata.data),
+                                         "mask": len(phy.wrdata.mask)}))
+        m.d.sync += [beat.valid.eq(phy.wrdata.valid), beat.data.eq(phy.wrdata.data),
+                     beat.mask.eq(phy.wrdata.mask)]
         for j in range(cycles):
-            stage = writes[t.CWL - 1 + j]
-            with m.If(stage.valid & phy.wrdata.valid):
+            stage = writes[t.CWL + j - skew]
+            with m.If(stage.valid & beat.valid):
                 m.d.comb += [
                     write_port.addr.eq(stage.addr),
-                    write_port.data.eq(Cat(*[phy.wrdata.data] * cycles)),
-                    write_port.en.eq((~phy.wrdata.mask & ((1 << width) - 1)) << (j * width)),
+                    write_port.data.eq(Cat(*[beat.data] * cycles)),
+                    write_port.en.eq((~beat.mask & ((1 << width) - 1)) << (j * width)),
                 ]
 
-        latency = self._read_latency
-        reads = delay("rd", phy.col_cmd.cmd == ColCommand.RD, latency - 1 + cycles)
+        # The block RAM's output is registered once more (``extra``) when the latency leaves
+        # room: its clock-to-output time is long.
+        extra = 1 if latency - 3 - skew >= 0 else 0
+        reads = delay("rd", col_cmd.cmd == ColCommand.RD, latency - 1 + cycles - skew)
         read_port = array.read_port()
-        fetch = reads[latency - 2]
+        fetch = reads[latency - 2 - skew - extra]
         m.d.comb += [read_port.addr.eq(fetch.addr), read_port.en.eq(fetch.valid)]
+        burst = read_port.data
+        if extra:
+            burst = Signal.like(read_port.data)
+            m.d.sync += burst.eq(read_port.data)
         for j in range(cycles):
-            with m.If(reads[latency - 1 + j].valid):
+            with m.If(reads[latency - 1 + j - skew].valid):
                 m.d.comb += [
                     phy.rddata.valid.eq(1),
-                    phy.rddata.data.eq(read_port.data.word_select(j, 8 * width)),
+                    phy.rddata.data.eq(burst.word_select(j, 8 * width)),
                 ]
         return m
 
