@@ -397,13 +397,16 @@ class HBMPseudoChannel(wiring.Component):
         # (see "queue update").
         open_r = [Signal(name=f"open_r{i}") for i in range(queue_depth)]
         hit_r = [Signal(name=f"hit_r{i}") for i in range(queue_depth)]
+        # ``same_dir``: the request goes in next cycle's direction, the one its column
+        # command may take then (``col_r`` is computed with ``write_mode_next`` too).
+        write_mode_next = Signal()
         hit, same_dir = [], []
         for i, entry in enumerate(entries):
             h = Signal(name=f"hit{i}")
             d = Signal(name=f"same_dir{i}")
             m.d.comb += [
                 h.eq(valid[i] & hit_r[i]),
-                d.eq(entry.write == write_mode),
+                d.eq(entry.write == write_mode_next),
             ]
             hit.append(h)
             same_dir.append(d)
@@ -413,7 +416,8 @@ class HBMPseudoChannel(wiring.Component):
                 m.d.comb += bank_hit_any[b].eq(any_of(hit[i] & bank_oh[i][b]
                                                       for i in range(queue_depth)))
 
-        # A queued request of the current direction hits the row open in entry i's bank.
+        # A queued request of next cycle's direction hits the row open in entry i's bank (so
+        # entry i may not precharge it next cycle, when that request may read or write it).
         hit_mine_now = Signal(queue_depth)
         for i in range(queue_depth):
             m.d.comb += hit_mine_now[i].eq(any_of(hit[j] & same_dir[j] & sb(i, j)
@@ -810,7 +814,6 @@ class HBMPseudoChannel(wiring.Component):
         ]
 
         # Next cycle's write mode (registers only), for ``dir_r``.
-        write_mode_next = Signal()
         with m.If(write_mode):
             m.d.comb += write_mode_next.eq(~((queued_writes == 0) | (
                 (queued_writes <= cfg.write_low) & (queued_reads != 0))))
@@ -858,6 +861,10 @@ class HBMPseudoChannel(wiring.Component):
         ]
         # A request is blocked (no candidate) while an older request to its line, where
         # either is a write, stays in the queue.
+        # The request entering now, if it hits, may read or write in its bank next cycle
+        # too: no queued request may precharge that bank next cycle.
+        new_goes = Signal()
+        m.d.comb += new_goes.eq(insert & new_hit & (new.write == write_mode_next))
         states = []
         for k in range(queue_depth):
             act_here = (act_vec_r & bank_oh[k]).any()
@@ -866,7 +873,8 @@ class HBMPseudoChannel(wiring.Component):
             blocked = any_of(valid[j] & ~leave[j] & sl(k, j) & (entries[k].write | e.write)
                              for j, e in enumerate(entries[:k]))
             states.append(next_state(f"entry{k}", valid[k] & ~blocked, entries[k], open_r[k],
-                                     hit_r[k], hit_mine_now[k], act_here, act_hit, closes))
+                                     hit_r[k], hit_mine_now[k] | (new_goes & new_sb[k]),
+                                     act_here, act_hit, closes))
         new_mine = any_of(hit[j] & same_dir[j] & new_sb[j] for j in range(queue_depth))
         new_blocked = any_of(valid[j] & ~leave[j] & new_sl[j] & (new.write | e.write)
                              for j, e in enumerate(entries))
