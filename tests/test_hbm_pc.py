@@ -36,6 +36,13 @@ def test_hbm_pc_per_bank_refresh(sim, testcase):
     run(sim, "small-pb", testcase)
 
 
+@pytest.mark.parametrize("testcase", ["test_random_traffic", "test_refresh_long_run"])
+@pytest.mark.parametrize("sim", simulators())
+def test_hbm_pc_short_timing(sim, testcase):
+    """Row timings of 1-2 cycles: the scheduler paths that skip no cycle-old state."""
+    run(sim, "small-short", testcase)
+
+
 @pytest.mark.parametrize("sim", simulators())
 def test_hbm_pc_wrong_timing_caught(sim):
     """A controller built with tRCD below the device's: the live device model must object."""

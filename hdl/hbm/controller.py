@@ -7,7 +7,7 @@ Structure
 queue of ``queue_depth`` entries, kept in age order (entry 0 is the oldest). Each request
 holds one *slot*, a line buffer: a write's data waits there until its bursts go out, a read's
 data is assembled there until the response is accepted. A request is accepted whenever the
-queue and the slots have room (``ready`` depends on registers only). A request to the line of
+queue and the slots have room (``ready`` is a register). A request to the line of
 a queued one, where either is a write, enters *blocked*: it issues no command until every
 such older request has left the queue, so same-address requests are never reordered.
 
@@ -134,7 +134,9 @@ class _Timers:
     in the cycle after a load, the loaded value, whichever is larger (:meth:`value`).
     Each timer comes with a registered ``ready`` flag (``T == 0``: the command may issue
     this cycle) and the input of a ``soon`` flag (``T <= 1`` next cycle), both computed from
-    this cycle's loads (an OR of the late load conditions) and registers.
+    this cycle's loads (an OR of the late load conditions) and registers. A load made with
+    ``late`` reaches ``ready`` from its registered condition instead (a gate after the
+    register).
     """
 
     def __init__(self):
@@ -163,7 +165,10 @@ class _Timers:
         return self._soon_next[self._index(timer)]
 
     def ready(self, timer):
-        """Return the registered flag that is set while the distance of ``timer`` is zero."""
+        """Return the flag that is set while the distance of ``timer`` is zero.
+
+        A register, ANDed with the inverse of the registered conditions of ``late`` loads.
+        """
         return self._ready[self._index(timer)]
 
     def value(self, timer):
@@ -173,27 +178,31 @@ class _Timers:
     def _index(self, timer):
         return next(i for i, item in enumerate(self._timers) if item is timer)
 
-    def load(self, timer, cond, cycles, *, flag=None):
+    def load(self, timer, cond, cycles, *, flag=None, late=False):
         """Make ``timer`` allow its command no sooner than ``cycles`` after this cycle.
 
         ``flag``, if given, stands for ``cond`` in the ``soon`` flag: an earlier condition
         set whenever ``cond`` is (the flag is then conservative for a cycle), or ``Const(0)``
-        where the caller covers the load's first cycle itself. ``ready`` stays exact.
+        where the caller covers the load's first cycle itself. ``ready`` stays exact; with
+        ``late``, ``cond`` reaches it through its registered copy (``ready`` is then a
+        register ANDed with the inverse of that copy, and ``cond`` feeds no ``ready``
+        register).
         """
         if cycles >= 2:
             self._loads[self._index(timer)].append(
-                (cond, cycles - 1, cond if flag is None else flag))
+                (cond, cycles - 1, cond if flag is None else flag, late))
 
     def load_value(self, timer, cond, value):
         """Like :meth:`load`, with ``value`` (cycles - 1, at least 1) computed at run time."""
-        self._loads[self._index(timer)].append((cond, value, cond))
+        self._loads[self._index(timer)].append((cond, value, cond, False))
 
     def elaborate(self, m):
         for index, (timer, loads, ready) in enumerate(zip(
                 self._timers, self._loads, self._ready, strict=True)):
             # Last cycle's loads, registered: (condition, distance now) pairs.
             held = []
-            for k, (cond, value, _) in enumerate(loads):
+            late_held = []
+            for k, (cond, value, _, late) in enumerate(loads):
                 cond_r = Signal(name=f"{timer.name}_load{k}")
                 m.d.sync += cond_r.eq(cond)
                 if not isinstance(value, int):
@@ -201,6 +210,8 @@ class _Timers:
                     m.d.sync += value_r.eq(value)
                     value = value_r
                 held.append((cond_r, value))
+                if late:
+                    late_held.append(cond_r)
             # The true distance: the counter, or a load of last cycle if larger.
             true = timer
             for cond_r, value in held:
@@ -211,16 +222,18 @@ class _Timers:
             # constant last, so it wins) picks by the registered conditions. A load computed
             # at run time has the lowest priority: the controller never loads one timer with a
             # run-time value and a constant in the same cycle (docs/hbm.md, "Timing").
+            # ("The decremented counter is below ``value - 1``" is "the counter is below
+            # ``value``": for a zero counter both hold but for ``value`` 1, where either choice
+            # gives 0. So no comparison waits for the decrement.)
             count_down = Mux(timer != 0, timer - 1, 0)
             next_value = count_down
             for cond_r, value in held:
                 if not isinstance(value, int):
-                    next_value = Mux(cond_r & (count_down < value - 1), value - 1, next_value)
+                    next_value = Mux(cond_r & (timer < value), value - 1, next_value)
             for cond_r, value in sorted((item for item in held if isinstance(item[1], int)),
                                         key=lambda item: item[1]):
                 if value >= 2:
-                    next_value = Mux(cond_r & (count_down < value - 1), value - 1,
-                                     next_value)
+                    next_value = Mux(cond_r & (timer < value), value - 1, next_value)
             m.d.sync += timer.eq(next_value)
 
             def held_at_least(n, held=held):
@@ -233,15 +246,18 @@ class _Timers:
                 # This cycle's loads that leave a distance of at least ``n`` next cycle
                 # (run-time values: all of them, conservatively), by their conditions
                 # (``exact``) or their flags.
-                terms = [cond if exact else flag for cond, value, flag in loads
-                         if not isinstance(value, int) or value >= n]
+                terms = [cond if exact else flag for cond, value, flag, late in loads
+                         if (not isinstance(value, int) or value >= n)
+                         and not (exact and late)]
                 return Cat(*terms).any() if terms else Const(0)
 
             soon_next = self._soon_next[index]
             m.d.comb += soon_next.eq(~loaded_at_least(2, exact=False) & ~held_at_least(3)
                                      & (timer <= 2))
-            m.d.sync += ready.eq(~loaded_at_least(1, exact=True) & ~held_at_least(2)
-                                 & (timer <= 1))
+            ready_r = Signal(name=f"{timer.name}_ready_r", init=1)
+            m.d.sync += ready_r.eq(~loaded_at_least(1, exact=True) & ~held_at_least(2)
+                                   & (timer <= 1))
+            m.d.comb += ready.eq(ready_r & ~Cat(Const(0), *late_held).any())
 
 
 class HBMPseudoChannel(wiring.Component):
@@ -457,18 +473,47 @@ class HBMPseudoChannel(wiring.Component):
                 bank_pre_soon[b].eq(sn(pre_t[b]) & sn(row_bus_t)),
             ]
         faw_soon_next = Array(sn(item) for item in faw_t)
+        # The column commands' own loads (tCCD, tWTR, tRTW; tRTP and write recovery to PRE)
+        # leave the ``soon`` flags (``flag=Const(0)``) and come back a cycle later as these
+        # registered per-bank masks (a load of at least 3 cycles clears its flags for the
+        # cycle after it), so the flags' registers do not wait for the column pick.
+        rd_late = Signal(banks)
+        wr_late = Signal(banks)
+        pre_late = Signal(banks)
+        # Last cycle's ACTs and closes (PRE, PREA, auto-precharge), one-hot by bank, and the
+        # ACT's row (see "queue update").
+        act_vec_r = Signal(banks)
+        act_row_r = Signal(row_w)
+        close_vec_r = Signal(banks)
+        # Per bank, from registers only: a column command / a PRE to a request's bank may go
+        # next cycle as far as timing and last cycle's row commands go (a column command
+        # needs a bank neither opened nor closed last cycle; a PRE, one not closed).
+        col_rd_ok = Signal(banks)
+        col_wr_ok = Signal(banks)
+        pre_bank_ok = Signal(banks)
+        m.d.comb += [
+            col_rd_ok.eq(bank_rd_soon & ~rd_late & ~act_vec_r & ~close_vec_r),
+            col_wr_ok.eq(bank_wr_soon & ~wr_late & ~act_vec_r & ~close_vec_r),
+            pre_bank_ok.eq(bank_pre_soon & ~pre_late & ~close_vec_r),
+        ]
         # (``act_fire`` is defined with the row command below; the tFAW pointer moves on ACT.)
 
-        def times_next(entry, name):
-            """Return next cycle's (col, act, pre) timing flags of the request ``entry``."""
+        def times_next(entry, oh, name):
+            """Return next cycle's (col, act, pre) flags of the request ``entry``.
+
+            The flags are picked by the request's one-hot bank ``oh`` (an AND-OR, from
+            registers), not by its bank number, which fans out to every multiplexer. ``col``
+            and ``pre`` include "not opened / closed last cycle" (``col_rd_ok``...): for a
+            queued request that is ``~act_here & ~closes`` / ``~closes``; a request entering
+            now is blocked after an ACT to its bank and sees a close in ``bank_open``.
+            """
             col = Signal(name=f"{name}_col_time")
             act = Signal(name=f"{name}_act_time")
             pre = Signal(name=f"{name}_pre_time")
             m.d.comb += [
-                col.eq(Mux(entry.write, bank_wr_soon.bit_select(entry.bank, 1),
-                           bank_rd_soon.bit_select(entry.bank, 1))),
-                act.eq(bank_act_soon.bit_select(entry.bank, 1) & chan_act_soon),
-                pre.eq(bank_pre_soon.bit_select(entry.bank, 1)),
+                col.eq(Mux(entry.write, (col_wr_ok & oh).any(), (col_rd_ok & oh).any())),
+                act.eq((bank_act_soon & oh).any() & chan_act_soon),
+                pre.eq((pre_bank_ok & oh).any()),
             ]
             return col, act, pre
 
@@ -569,7 +614,7 @@ class HBMPseudoChannel(wiring.Component):
         queue_row = ~refreshing & ~refpb_ready & ~pb_pre_ready
         m.d.comb += [
             prea_fire.eq(refreshing & prea_ready),
-            ref_fire.eq(refreshing & ref_ready),
+            ref_fire.eq(refreshing & ref_ready & (owed != 0)),
             refpb_fire.eq(~refreshing & refpb_ready),
             pb_pre_fire.eq(~refreshing & ~refpb_ready & pb_pre_ready),
             act_grant.eq(Mux(queue_row, row_grant & ~Cat(*open_r), 0)),
@@ -663,14 +708,15 @@ class HBMPseudoChannel(wiring.Component):
         pre_flag = row_any | pb_pre_fire | idle_fire | prea_fire
         for b in range(banks):
             this_pre = pre_vec[b] | prea_fire
-            timers.load(act_t[b], act_vec[b], t.tRC, flag=row_any)
-            timers.load(act_t[b], this_pre, t.tRP, flag=pre_flag)
+            # (``act_ok`` waits for refresh only: the picks reach it a cycle late.)
+            timers.load(act_t[b], act_vec[b], t.tRC, flag=row_any, late=True)
+            timers.load(act_t[b], this_pre, t.tRP, flag=pre_flag, late=True)
             timers.load(act_t[b], ref_fire, t.tRFC)
             timers.load(act_t[b], refpb_fire & pb_oh[b], t.tRFCpb, flag=refpb_fire)
             timers.load(col_t[b], act_vec[b], t.tRCD, flag=Const(0))
             timers.load(pre_t[b], act_vec[b], t.tRAS, flag=row_any)
-            timers.load(pre_t[b], wr_vec[b], wde + t.tWR)
-            timers.load(pre_t[b], rd_vec[b], t.tRTP_L)
+            timers.load(pre_t[b], wr_vec[b], wde + t.tWR, flag=Const(0))
+            timers.load(pre_t[b], rd_vec[b], t.tRTP_L, flag=Const(0))
             if cfg.auto_precharge:
                 # ACT no sooner than tRP after the internal precharge (see the docstring),
                 # from registers only: the grants just choose between the two values.
@@ -681,16 +727,33 @@ class HBMPseudoChannel(wiring.Component):
                     timers.load_value(act_t[b], ap_vec[b] & vec[b], start + (t.tRP - 1))
         for g in range(groups):
             timers.load(act_grp_t[g], act_gvec[g], t.tRRD_L, flag=row_any)
-            timers.load(rd_grp_t[g], rd_gvec[g], t.tCCD_L)
-            timers.load(rd_grp_t[g], wr_gvec[g], wde + t.tWTR_L)
-            timers.load(wr_grp_t[g], wr_gvec[g], t.tCCD_L)
+            timers.load(rd_grp_t[g], rd_gvec[g], t.tCCD_L, flag=Const(0))
+            timers.load(rd_grp_t[g], wr_gvec[g], wde + t.tWTR_L, flag=Const(0))
+            timers.load(wr_grp_t[g], wr_gvec[g], t.tCCD_L, flag=Const(0))
         timers.load(act_all_t, act_fire, t.tRRD_S, flag=row_any)
         timers.load(act_all_t, refpb_fire, t.tRREFD)
         timers.load(prea_t, rd_fire, t.tRTP_S)
-        timers.load(rd_all_t, rd_fire, t.tCCD_S)
-        timers.load(rd_all_t, wr_fire, wde + t.tWTR_S)
-        timers.load(wr_all_t, wr_fire, t.tCCD_S)
-        timers.load(wr_all_t, rd_fire, t.tRTW)
+        timers.load(rd_all_t, rd_fire, t.tCCD_S, flag=Const(0))
+        timers.load(rd_all_t, wr_fire, wde + t.tWTR_S, flag=Const(0))
+        timers.load(wr_all_t, wr_fire, t.tCCD_S, flag=Const(0))
+        timers.load(wr_all_t, rd_fire, t.tRTW, flag=Const(0))
+
+        def at_least_3(cond, cycles):
+            return cond if cycles >= 3 else Const(0)
+
+        for b in range(banks):
+            g = b // per_group
+            m.d.sync += [
+                rd_late[b].eq(at_least_3(rd_gvec[g], t.tCCD_L)
+                              | at_least_3(wr_gvec[g], wde + t.tWTR_L)
+                              | at_least_3(rd_fire, t.tCCD_S)
+                              | at_least_3(wr_fire, wde + t.tWTR_S)),
+                wr_late[b].eq(at_least_3(wr_gvec[g], t.tCCD_L)
+                              | at_least_3(wr_fire, t.tCCD_S)
+                              | at_least_3(rd_fire, t.tRTW)),
+                pre_late[b].eq(at_least_3(wr_vec[b], wde + t.tWR)
+                               | at_least_3(rd_vec[b], t.tRTP_L)),
+            ]
         timers.load(row_bus_t, act_fire, 2, flag=row_any)
         for k in range(4):
             timers.load(faw_t[k], act_fire & (faw_ptr == k), t.tFAW,
@@ -704,12 +767,17 @@ class HBMPseudoChannel(wiring.Component):
         refreshing_next = Signal()
         if not per_bank:
             want_refresh = (owed >= cfg.refresh_postpone) | ((owed != 0) & ~valid[0])
-            m.d.comb += refreshing_next.eq(Mux(refreshing, owed_next != 0, want_refresh))
+            # A refresh run ends the cycle after its last REF (``owed`` is zero then): every
+            # bank is closed and in tRFC that cycle, so nothing could issue in it anyway,
+            # and the gates behind ``refreshing_next`` do not wait for the REF's conditions.
+            m.d.comb += refreshing_next.eq(Mux(refreshing, owed != 0, want_refresh))
         m.d.sync += refreshing.eq(refreshing_next)
 
         # -- accept requests ---------------------------------------------------------------------
         free = Signal(slots, init=(1 << slots) - 1)
-        slot_free = Signal(init=1)   # registered: some slot is free
+        # ``req.ready`` is one register: next cycle the queue has room and a slot is free.
+        ready = Signal(init=1)
+        queue_full_next = Signal()
         _, alloc = _first(m, list(free), "alloc")
         req = self.req.payload
         new = Signal(entry_layout)
@@ -736,7 +804,7 @@ class HBMPseudoChannel(wiring.Component):
         for j, e in enumerate(entries):
             m.d.comb += [new_sb[j].eq(e.bank == new.bank),
                          new_sl[j].eq(new_sb[j] & (e.row == new.row) & (e.col == new.col))]
-        m.d.comb += self.req.ready.eq(~valid[queue_depth - 1] & slot_free)
+        m.d.comb += self.req.ready.eq(ready)
         insert = Signal()
         m.d.comb += insert.eq(self.req.valid & self.req.ready)
 
@@ -782,6 +850,9 @@ class HBMPseudoChannel(wiring.Component):
             m.d.sync += valid.eq(Cat(Const(1), valid[:-1]))
         with m.Elif(remove & ~insert):
             m.d.sync += valid.eq(valid[1:])
+        m.d.comb += queue_full_next.eq(
+            Mux(insert & ~remove, valid[queue_depth - 2],
+                Mux(remove & ~insert, 0, valid[queue_depth - 1])))
         new_oh = Signal(banks)
         m.d.comb += new_oh.eq(Const(1, banks) << new.bank)
         for i in range(queue_depth):
@@ -813,16 +884,24 @@ class HBMPseudoChannel(wiring.Component):
             new_hit.eq(new_open & (open_row_array[new.bank] == new.row)),
         ]
 
-        # Next cycle's write mode (registers only), for ``dir_r``.
+        # Next cycle's write mode, from the registered comparisons of the counts (``w_none``
+        # and the others below: each is its count's comparison, registered with the count).
+        w_none = Signal(init=1)
+        w_low = Signal(init=1)
+        w_high = Signal(init=cfg.write_high == 0)
+        r_none = Signal(init=1)
         with m.If(write_mode):
-            m.d.comb += write_mode_next.eq(~((queued_writes == 0) | (
-                (queued_writes <= cfg.write_low) & (queued_reads != 0))))
+            m.d.comb += write_mode_next.eq(~(w_none | (w_low & ~r_none)))
         with m.Else():
-            m.d.comb += write_mode_next.eq((queued_writes >= cfg.write_high)
-                                           | ((queued_reads == 0) & (queued_writes != 0)))
+            m.d.comb += write_mode_next.eq(w_high | (r_none & ~w_none))
         m.d.sync += write_mode.eq(write_mode_next)
 
-        def next_state(name, present, entry, opened, hits, mine, act_here, act_hit, closes):
+        # With tRAS and tRP of at least 3 cycles, every flag a row command clears stays
+        # clear the cycle after (see ``next_state``).
+        lag_free = t.tRAS >= 3 and t.tRP >= 3
+
+        def next_state(name, present, entry, oh, opened, hits, mine, act_here, act_hit,
+                       closes):
             """Return next cycle's per-entry registers of the request ``entry``.
 
             ``opened`` / ``hits`` with last cycle's commands applied (``act_here``,
@@ -830,7 +909,7 @@ class HBMPseudoChannel(wiring.Component):
             candidates follow from them and the ``soon`` flags, and miss only this cycle's
             commands, which the gates cover next cycle.
             """
-            col_time, act_time, pre_time = times_next(entry, name)
+            col_time, act_time, pre_time = times_next(entry, oh, name)
             values = [Signal(name=f"{name}_next_{kind}") for kind in
                       ("open", "hit", "col_c", "act_c", "pre_c", "pre_f", "dir")]
             nopen, nhit, ncol, nact, npre, nforce, ndir = values
@@ -838,22 +917,32 @@ class HBMPseudoChannel(wiring.Component):
             m.d.comb += [
                 nopen.eq(Mux(act_here, 1, Mux(closes, 0, opened))),
                 nhit.eq(Mux(act_here, act_hit, Mux(closes, 0, hits))),
-                conflict.eq(present & nopen & ~nhit & pre_time),
-                ncol.eq(present & nhit & ~act_here & col_time),
-                nact.eq(present & ~nopen & act_time),
+                ncol.eq(present & hits & col_time),
                 npre.eq(conflict & ~mine),
                 nforce.eq(conflict),
                 ndir.eq(entry.write == write_mode_next),
             ]
+            if lag_free:
+                # Last cycle's row commands need not reach the ACT candidate through
+                # ``act_here`` / ``closes``, nor the PRE candidate through ``act_here``
+                # (``pre_time`` has the closes): an ACT, PRE, PREA or auto-precharge last
+                # cycle (a row candidate, or an exact AP load) cleared every bank's ``act``
+                # flag (tRC, tRP), and an ACT every bank's ``pre`` flag (tRAS).
+                m.d.comb += [
+                    conflict.eq(present & opened & ~hits & pre_time),
+                    nact.eq(present & ~opened & act_time),
+                ]
+            else:
+                m.d.comb += [
+                    conflict.eq(present & nopen & ~nhit & pre_time),
+                    nact.eq(present & ~nopen & act_time),
+                ]
             return values
 
         # Last cycle's row commands and auto-precharges reach the queued requests' bank state
         # this cycle, from registers (banks one-hot, the ACT's row): the requests' state lags
         # the banks' by one cycle, which the gates cover (docs/hbm.md). A request entering
         # now takes its state from ``bank_open`` / ``open_row``, which are up to date.
-        act_vec_r = Signal(banks)
-        act_row_r = Signal(row_w)
-        close_vec_r = Signal(banks)
         m.d.sync += [
             act_vec_r.eq(act_vec),
             act_row_r.eq(row_entry.row),
@@ -862,7 +951,8 @@ class HBMPseudoChannel(wiring.Component):
         # A request is blocked (no candidate) while an older request to its line, where
         # either is a write, stays in the queue.
         # The request entering now, if it hits, may read or write in its bank next cycle
-        # too: no queued request may precharge that bank next cycle.
+        # too: no queued request may precharge that bank next cycle. ``pre_gate`` holds
+        # every queue PRE then (a cycle's PRE lost at worst; no per-entry bank match).
         new_goes = Signal()
         m.d.comb += new_goes.eq(insert & new_hit & (new.write == write_mode_next))
         states = []
@@ -872,8 +962,9 @@ class HBMPseudoChannel(wiring.Component):
             closes = (close_vec_r & bank_oh[k]).any()
             blocked = any_of(valid[j] & ~leave[j] & sl(k, j) & (entries[k].write | e.write)
                              for j, e in enumerate(entries[:k]))
-            states.append(next_state(f"entry{k}", valid[k] & ~blocked, entries[k], open_r[k],
-                                     hit_r[k], hit_mine_now[k] | (new_goes & new_sb[k]),
+            states.append(next_state(f"entry{k}", valid[k] & ~blocked, entries[k], bank_oh[k],
+                                     open_r[k], hit_r[k],
+                                     hit_mine_now[k],
                                      act_here, act_hit, closes))
         new_mine = any_of(hit[j] & same_dir[j] & new_sb[j] for j in range(queue_depth))
         new_blocked = any_of(valid[j] & ~leave[j] & new_sl[j] & (new.write | e.write)
@@ -881,10 +972,13 @@ class HBMPseudoChannel(wiring.Component):
         # (An ACT of last cycle is in ``bank_open`` already; only ``tRCD`` is to be kept.)
         new_fresh = Signal()
         m.d.comb += new_fresh.eq(act_vec_r.bit_select(new.bank, 1))
-        new_state = next_state("new", ~new_blocked & ~new_fresh, new, new_open, new_hit,
-                               new_mine, Const(0), Const(0), Const(0))
+        new_state = next_state("new", ~new_blocked & ~new_fresh, new, new_oh, new_open,
+                               new_hit, new_mine, Const(0), Const(0), Const(0))
         # Next cycle's gates and head-only flag.
-        row_fired = act_fire | pre_fire | prea_fire | ref_fire | refpb_fire | auto_pre
+        # (The queue's ACT or PRE fires exactly when ``queue_row & row_any``: written so, the
+        # gates do not wait for the row pick.)
+        row_fired = ((queue_row & row_any) | pb_pre_fire | idle_fire | prea_fire | ref_fire
+                     | refpb_fire | auto_pre)
         col_gate = Signal()
         act_gate = Signal()
         pre_gate = Signal()
@@ -892,7 +986,7 @@ class HBMPseudoChannel(wiring.Component):
         m.d.comb += [
             col_gate.eq(~col_fire & ~pre_fire & ~prea_fire & ~refreshing_next),
             act_gate.eq(~row_fired & ~refreshing_next),
-            pre_gate.eq(~row_fired & ~col_fire & ~refreshing_next),
+            pre_gate.eq(~row_fired & ~col_fire & ~refreshing_next & ~new_goes),
         ]
         if cfg.scheduler == "frfcfs":
             m.d.comb += head_only_next.eq(~(~valid[0] | leave[0]) & (
@@ -942,8 +1036,20 @@ class HBMPseudoChannel(wiring.Component):
         m.d.sync += [
             inserted_write.eq(insert & new.write),
             inserted_read.eq(insert & ~new.write),
-            queued_writes.eq(queued_writes + inserted_write - removed_write),
-            queued_reads.eq(queued_reads + inserted_read - removed_read),
+        ]
+        writes_next = Signal.like(queued_writes)
+        reads_next = Signal.like(queued_reads)
+        m.d.comb += [
+            writes_next.eq(queued_writes + inserted_write - removed_write),
+            reads_next.eq(queued_reads + inserted_read - removed_read),
+        ]
+        m.d.sync += [
+            queued_writes.eq(writes_next),
+            queued_reads.eq(reads_next),
+            w_none.eq(writes_next == 0),
+            w_low.eq(writes_next <= cfg.write_low),
+            w_high.eq(writes_next >= cfg.write_high),
+            r_none.eq(reads_next == 0),
         ]
         # ``starving``: set the cycle ``head_wait`` reaches the cap (always set with FCFS).
         m.d.sync += starving.eq(head_only_next)
@@ -984,9 +1090,17 @@ class HBMPseudoChannel(wiring.Component):
         m.submodules.inflight = inflight = SyncFIFO(
             width=len(Cat(Signal(slot_w), Signal(burst_w), Signal())), depth=slots * bursts)
         inflight_head = Signal(pipe_layout)
+        # A RD enters the in-flight FIFO a cycle after it issues (from registers: the FIFO's
+        # write port is far from the pick); its data comes CL >= 3 cycles after it.
+        inflight_w_en = Signal()
+        inflight_w_data = Signal(len(inflight.w_data))
+        m.d.sync += [
+            inflight_w_en.eq(rd_fire),
+            inflight_w_data.eq(Cat(col_entry.slot, col_entry.burst, col_last)),
+        ]
         m.d.comb += [
-            inflight.w_en.eq(rd_fire),
-            inflight.w_data.eq(Cat(col_entry.slot, col_entry.burst, col_last)),
+            inflight.w_en.eq(inflight_w_en),
+            inflight.w_data.eq(inflight_w_data),
             inflight_head.valid.eq(inflight.r_rdy),
             Cat(inflight_head.slot, inflight_head.burst, inflight_head.last).eq(
                 inflight.r_data),
@@ -1066,18 +1180,23 @@ class HBMPseudoChannel(wiring.Component):
             m.d.sync += resp_valid.eq(0)
 
         # -- slot bookkeeping ---------------------------------------------------------------
+        # A slot is released when its response is taken or its write data has been read;
+        # the release is registered and reaches ``free`` a cycle later, so that neither
+        # ``free`` nor ``req.ready`` waits for ``resp.ready``.
         resp_done = self.resp.valid & self.resp.ready
+        out_slot = Mux(bypass, inflight_head.slot, resp_slot)
+        released = Signal(slots)
+        m.d.sync += released.eq(Mux(resp_done, Const(1, slots) << out_slot, 0)
+                                | Mux(write_free, Const(1, slots) << fetch.slot, 0))
         free_next = Signal(slots)
         for s in range(slots):
             taken = insert & (alloc == s)
-            out_slot = Mux(bypass, inflight_head.slot, resp_slot)
-            released = (resp_done & (out_slot == s)) | (write_free & (fetch.slot == s))
-            with m.If(released):
+            with m.If(released[s]):
                 m.d.comb += free_next[s].eq(1)
             with m.Elif(taken):
                 m.d.comb += free_next[s].eq(0)
             with m.Else():
                 m.d.comb += free_next[s].eq(free[s])
-        m.d.sync += [free.eq(free_next), slot_free.eq(free_next.any())]
+        m.d.sync += [free.eq(free_next), ready.eq(~queue_full_next & free_next.any())]
 
         return m

@@ -22,8 +22,9 @@ samples them at the end of that cycle, the cycle the command counts as issued in
 ``rddata`` (PHY to controller)
     ``valid``, ``data``: the read bursts, in the order of their ``RD`` commands,
     ``burst_cycles`` consecutive cycles per burst. The controller does not depend on the read
-    latency: a DRAM returns data ``CL`` cycles after ``RD``, the on-chip memory model after its
-    own fixed latency.
+    latency, as long as the first beat comes at least 2 cycles after its ``RD``: a DRAM
+    returns data ``CL`` cycles after ``RD``, the on-chip memory model after its own fixed
+    latency.
 """
 
 from amaranth.lib import data, enum, wiring

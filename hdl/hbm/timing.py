@@ -67,7 +67,8 @@ class HBMTiming:
     data_rate : int
         Beats per clock cycle (2: DDR).
     CL, CWL : int
-        Read latency (RD to first read beat) and write latency (WR to first write beat).
+        Read latency (RD to first read beat, at least 2) and write latency (WR to first
+        write beat).
     tRCD : int
         ACT to RD/WR, same bank.
     tRP : int
@@ -153,6 +154,7 @@ class HBMTiming:
             if not _is_int(value) or value < 1:
                 raise ValueError(f"{name} must be a positive integer number of cycles, "
                                  f"not {value!r}")
+        self._require("CL", 2, "2 cycles (the controller files a RD a cycle after it issues)")
         self._require("tRC", self.tRAS + self.tRP, "tRAS + tRP")
         self._require("tRAS", self.tRCD, "tRCD")
         self._require("tCCD_S", self.burst_cycles, "the burst (burst_length // data_rate)")

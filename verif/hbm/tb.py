@@ -35,6 +35,13 @@ __all__ = ["HBMTB", "DESIGNS", "DEVICE_TIMING", "STACK_DESIGNS", "design_config"
 _FAST_REFRESH = dataclasses.replace(HBM2_DRAMSIM3, name="HBM2_DRAMsim3_fast_refresh",
                                     tREFI=1000, tRFC=100, tRFCpb=60, tREFIpb=60)
 
+# Row and column timings of 1-2 cycles (CL and CWL as HBM2): the controller's paths for
+# timings too short for its one-cycle shortcuts (``tRAS`` / ``tRP`` below 3, loads of under
+# 3 cycles; see ``hdl.hbm.controller``) run only with timings like these.
+_SHORT = dataclasses.replace(_FAST_REFRESH, name="short_row_timing", tRCD=2, tRP=2, tRAS=2,
+                             tRC=4, tCCD_L=2, tRRD_S=1, tRRD_L=2, tFAW=4, tWR=1, tWTR_S=1,
+                             tWTR_L=2, tRTP_S=1, tRTP_L=2)
+
 #: Controller configurations the tests and benchmarks build, by name.
 DESIGNS = {
     # Small array (64 rows) so that random traffic conflicts, 8 queue entries, a short
@@ -42,6 +49,10 @@ DESIGNS = {
     "small": HBMControllerConfig(timing=_FAST_REFRESH, geometry=HBMGeometry(rows=64),
                                  queue_depth=8, starvation_cap=64, refresh_postpone=2,
                                  id_width=6),
+    # As ``small`` with the short timings above.
+    "small-short": HBMControllerConfig(timing=_SHORT, geometry=HBMGeometry(rows=64),
+                                       queue_depth=8, starvation_cap=64, refresh_postpone=2,
+                                       id_width=6),
     # The ``fpga`` configuration's controller (64 KiB pseudo-channel, on-chip memory model).
     "fpga": controller_config("fpga"),
     "small-fcfs-closed": HBMControllerConfig(
