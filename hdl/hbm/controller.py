@@ -963,8 +963,7 @@ class HBMPseudoChannel(wiring.Component):
             blocked = any_of(valid[j] & ~leave[j] & sl(k, j) & (entries[k].write | e.write)
                              for j, e in enumerate(entries[:k]))
             states.append(next_state(f"entry{k}", valid[k] & ~blocked, entries[k], bank_oh[k],
-                                     open_r[k], hit_r[k],
-                                     hit_mine_now[k],
+                                     open_r[k], hit_r[k], hit_mine_now[k],
                                      act_here, act_hit, closes))
         new_mine = any_of(hit[j] & same_dir[j] & new_sb[j] for j in range(queue_depth))
         new_blocked = any_of(valid[j] & ~leave[j] & new_sl[j] & (new.write | e.write)
@@ -1091,7 +1090,8 @@ class HBMPseudoChannel(wiring.Component):
             width=len(Cat(Signal(slot_w), Signal(burst_w), Signal())), depth=slots * bursts)
         inflight_head = Signal(pipe_layout)
         # A RD enters the in-flight FIFO a cycle after it issues (from registers: the FIFO's
-        # write port is far from the pick); its data comes CL >= 3 cycles after it.
+        # write port is far from the pick); its first beat comes 2 or more cycles after it
+        # (``CL >= 2``, checked by ``HBMTiming``).
         inflight_w_en = Signal()
         inflight_w_data = Signal(len(inflight.w_data))
         m.d.sync += [
