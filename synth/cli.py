@@ -4,7 +4,8 @@ Usage::
 
     brgpu verilog BLOCK [--config NAME] [-o DIR]
     brgpu ports BLOCK [--config NAME] [--json]
-    brgpu synth BLOCK --device ecp5-85f|ice40-up5k [--config NAME] [--freq MHZ] [-o DIR]
+    brgpu synth BLOCK --device ecp5-85f|ice40-up5k [--config NAME] [--freq MHZ] [--seed N]
+                [-o DIR]
     brgpu config [NAME] [--json]
     brgpu docs [--check]
     brgpu demo
@@ -26,6 +27,17 @@ __all__ = ["main"]
 
 class UsageError(Exception):
     """A bad argument; reported on one line with exit status 2."""
+
+
+def _seed(text):
+    """Parse ``--seed``: an integer from 0 to 2**31 - 1 (argparse reports anything else)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value < 2**31:
+        raise argparse.ArgumentTypeError(f"must be an integer from 0 to 2**31 - 1, not {text!r}")
+    return value
 
 
 def _project_build_dir():
@@ -93,7 +105,7 @@ def cmd_synth(args):
     source = out_dir / f"{toplevel}.v"
     source.write_text(text)
     report = synthesize(source, toplevel, device=args.device, out_dir=out_dir,
-                        target_mhz=args.freq,
+                        target_mhz=args.freq, seed=args.seed,
                         progress=lambda line: print(line, flush=True))
     print(report.to_markdown())
     print(f"report: {out_dir / 'report.json'}, {out_dir / 'report.md'}")
@@ -247,6 +259,8 @@ def _parser():
     add_config(p)
     p.add_argument("--freq", type=float, default=100.0, metavar="MHZ",
                    help="target clock (default 100)")
+    p.add_argument("--seed", type=_seed, default=None, metavar="N",
+                   help="nextpnr placement seed, 0 to 2**31 - 1 (default: nextpnr's own)")
     p.add_argument("-o", "--output", metavar="DIR", help="output folder (default build/synth)")
     p.set_defaults(func=cmd_synth)
 

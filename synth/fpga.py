@@ -136,6 +136,8 @@ class SynthReport:
         Achieved Fmax in MHz of every clock net nextpnr timed.
     method : str
         How the block was placed and routed out of context.
+    seed : int or None
+        nextpnr's placement seed (``--seed``), or ``None`` for nextpnr's default.
     """
 
     device: str
@@ -152,6 +154,7 @@ class SynthReport:
     sprams: int = 0
     clocks: dict[str, float] = field(default_factory=dict)
     method: str = ""
+    seed: int | None = None
 
     @property
     def meets_timing(self):
@@ -196,7 +199,9 @@ class SynthReport:
             )
         if self.method:
             lines.append("")
-            lines.append(f"Method: {self.method}. Flow time {self.elapsed_s:.1f} s.")
+            seed = "default" if self.seed is None else self.seed
+            lines.append(f"Method: {self.method}; nextpnr seed {seed}."
+                         f" Flow time {self.elapsed_s:.1f} s.")
         return "\n".join(lines) + "\n"
 
 
@@ -354,6 +359,7 @@ def synthesize(
     device: str,
     out_dir: str | os.PathLike,
     target_mhz: float = 100.0,
+    seed: int | None = None,
     progress: Callable[[str], object] = print,
 ) -> SynthReport:
     """Synthesise, place and route one Verilog module out of context and report its cost.
@@ -373,6 +379,10 @@ def synthesize(
         and ``report.md``.
     target_mhz : float
         Clock constraint given to nextpnr, in MHz.
+    seed : int or None
+        nextpnr's placement seed (``--seed``, 0 to 2**31 - 1); ``None`` (the default) leaves
+        nextpnr's own default. Other seeds give other placements of the same netlist, so
+        Fmax moves by a few per cent between them.
     progress : callable
         Called with one line of text per step, when the step ends.
 
@@ -394,6 +404,9 @@ def synthesize(
         raise ValueError(f"top must be a Verilog module name, not {top!r}")
     if not isinstance(target_mhz, int | float) or not target_mhz > 0:
         raise ValueError(f"target_mhz must be a positive number, not {target_mhz!r}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)
+                             or not 0 <= seed < 2**31):
+        raise ValueError(f"seed must be None or an integer from 0 to 2**31 - 1, not {seed!r}")
     verilog_path = Path(verilog_path)
     if not verilog_path.is_file():
         raise FileNotFoundError(f"verilog_path {str(verilog_path)!r} is not a file")
@@ -422,6 +435,8 @@ def synthesize(
 
     pnr_args = [*spec.nextpnr_args, "--freq", f"{target_mhz:g}", "--timing-allow-fail",
                 "--report", "nextpnr-report.json", "-q", "-l", "nextpnr.log"]
+    if seed is not None:
+        pnr_args += ["--seed", str(seed)]
     netlist = f"{top}.json"
     if spec.family == "ecp5":
         method = "nextpnr-ecp5 --out-of-context (no IO buffers, no global clock routing)"
@@ -490,6 +505,7 @@ def synthesize(
         sprams=used.get("SPRAM", 0),
         clocks=clocks,
         method=method,
+        seed=seed,
     )
     (out_dir / "report.json").write_text(report.to_json())
     (out_dir / "report.md").write_text(report.to_markdown())

@@ -41,6 +41,14 @@ def test_bad_names_exit_2_with_one_line(argv, names, capsys):
     assert names in err
 
 
+@pytest.mark.parametrize("seed", ["x", "-3", "2147483648"])
+def test_bad_seed_exits_2_naming_the_range(seed, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["synth", "tensor_core", "--device", "ecp5-85f", "--seed", seed])
+    assert exc.value.code == 2
+    assert "--seed: must be an integer from 0 to 2**31 - 1" in capsys.readouterr().err
+
+
 def test_ports_json(capsys):
     assert main(["ports", "tensor_core", "--json"]) == 0
     rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)}

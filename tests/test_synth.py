@@ -50,6 +50,22 @@ def test_bad_target_frequency_is_rejected(tmp_path):
         synthesize(tmp_path / "x.v", "mac", device="ecp5-85f", out_dir=tmp_path, target_mhz=0)
 
 
+@pytest.mark.parametrize("seed", [-1, 2**31, 1.5, "3", True])
+def test_bad_seed_is_rejected_before_any_tool(seed, tmp_path):
+    with pytest.raises(ValueError, match=r"seed must be None or an integer from 0 to 2\*\*31 - 1"):
+        synthesize(tmp_path / "x.v", "mac", device="ecp5-85f", out_dir=tmp_path / "out",
+                   seed=seed)
+    assert not (tmp_path / "out").exists()
+
+
+def test_seeded_placement_is_recorded(mac_verilog, tmp_path):
+    report = synthesize(mac_verilog, "mac", device="ecp5-85f", out_dir=tmp_path, seed=7,
+                        progress=lambda line: None)
+    assert report.seed == 7 and report.dsps == 1 and report.meets_timing
+    assert json.loads((tmp_path / "report.json").read_text())["seed"] == 7
+    assert "nextpnr seed 7." in (tmp_path / "report.md").read_text()
+
+
 def test_device_table():
     assert DEVICES["ecp5-85f"].resources == {"LUT4": 83_640, "FF": 83_640, "BRAM": 208, "DSP": 156}
     assert DEVICES["ice40-up5k"].resources["SPRAM"] == 4
@@ -75,6 +91,7 @@ def test_report_markdown_and_json():
     )
     assert not report.meets_timing
     assert "| LUT4 | 836 | 83640 | 1.00% |" in report.to_markdown()
+    assert report.seed is None and json.loads(report.to_json())["seed"] is None
     assert "FAIL" in report.to_markdown()
     assert json.loads(report.to_json())["meets_timing"] is False
 
