@@ -55,6 +55,10 @@ DESIGNS = {
                                        id_width=6),
     # The ``fpga`` configuration's controller (64 KiB pseudo-channel, on-chip memory model).
     "fpga": controller_config("fpga"),
+    # The same with 4 queue entries: faster on the ECP5-85F than the 8-entry preset, but it
+    # moves less data per cycle (``brgpu bench hbm``; docs/hbm.md, "FPGA").
+    "fpga-q4": dataclasses.replace(controller_config("fpga"), queue_depth=4, write_high=3,
+                                   write_low=1),
     "small-fcfs-closed": HBMControllerConfig(
         timing=_FAST_REFRESH, geometry=HBMGeometry(rows=64), queue_depth=8,
         scheduler="fcfs", page_policy="closed", refresh_postpone=2, id_width=6),

@@ -193,12 +193,13 @@ def _pattern(tb, pattern, count):
     lines = cfg.geometry.capacity_bytes // cfg.line_bytes
     start = int(rng.integers(0, lines // 2))
     for k in range(count):
+        line = (start + k) % lines   # (a long run wraps around a small device)
         if pattern == "seq_read":
-            yield (READ, (start + k) * cfg.line_bytes)
+            yield (READ, line * cfg.line_bytes)
         elif pattern == "seq_write":
-            yield (WRITE, (start + k) * cfg.line_bytes)
+            yield (WRITE, line * cfg.line_bytes)
         elif pattern == "seq_mix":
-            yield (READ if rng.random() < 0.5 else WRITE, (start + k) * cfg.line_bytes)
+            yield (READ if rng.random() < 0.5 else WRITE, line * cfg.line_bytes)
         elif pattern == "rand_read":
             yield (READ, int(rng.integers(0, lines)) * cfg.line_bytes)
         elif pattern == "conflict_read":
