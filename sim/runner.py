@@ -21,7 +21,7 @@ from .simulators import SIMULATORS, setup_verilator, verilator_build_args
 __all__ = ["SimulationFailed", "to_verilog", "run_cocotb", "project_root", "current_seed"]
 
 # Bump when the way builds are made changes, so stale caches are not reused.
-_BUILD_SCHEME = "1"
+_BUILD_SCHEME = "2"
 
 
 def project_root():
@@ -86,6 +86,18 @@ def _locked(path):
             yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+# What a finished Verilator build no longer needs: the test runs the linked executable, and a
+# cached build is never relinked. The precompiled headers alone are ~150 MB per design.
+_BUILD_LEFTOVERS = {"verilator": ("*.gch", "*.o", "*.a", "*.d")}
+
+
+def _prune_build(build_dir, sim):
+    """Delete a finished build's intermediate files so the cache stays small on disk."""
+    for pattern in _BUILD_LEFTOVERS.get(sim, ()):
+        for path in build_dir.glob(pattern):
+            path.unlink(missing_ok=True)
 
 
 def _build_options(sim):
@@ -167,6 +179,7 @@ def run_cocotb(*, verilog_text, toplevel, test_module, sim, testcase=None, param
             log_file=build_dir / "build.log",
         )
         if not cached:
+            _prune_build(build_dir, sim)
             stamp.write_text(key)
 
     run_name = testcase or test_module.rsplit(".", 1)[-1]

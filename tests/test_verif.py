@@ -57,6 +57,11 @@ def test_producer_rejects_unknown_mode():
 @pytest.mark.parametrize("sim", simulators())
 def test_stream_monitor_catches_violations(sim, mode):
     verilog = to_verilog(CountingProducer(mode=mode), f"producer_{mode}")
-    run_cocotb(verilog_text=verilog, toplevel=f"producer_{mode}",
-               test_module="verif.selftest.test_stream_monitor", sim=sim,
-               params={"mode": mode})
+    result = run_cocotb(verilog_text=verilog, toplevel=f"producer_{mode}",
+                        test_module="verif.selftest.test_stream_monitor", sim=sim,
+                        params={"mode": mode})
+    # The cached build keeps what the next run needs and not the compiler's intermediates.
+    leftovers = [p.name for p in result["build_dir"].iterdir()
+                 if p.suffix in (".gch", ".o", ".a", ".d")]
+    assert leftovers == []
+    assert (result["build_dir"] / ".built").exists()
