@@ -61,7 +61,8 @@ class HBMControllerConfig:
     id_width : int
         Width of the transaction ID (1..16).
     queue_depth : int
-        Entries of the request queue the scheduler picks from (2..64).
+        Entries of the request queue the scheduler picks from (2..64, not necessarily a
+        power of two; the controller keeps ``2 * queue_depth`` line buffers).
     scheduler : str
         ``"frfcfs"`` (row hits first, then oldest first, with write batching and a starvation
         cap) or ``"fcfs"`` (strictly in order: only the oldest request issues commands).

@@ -82,7 +82,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
-from amaranth.utils import exact_log2
+from amaranth.utils import ceil_log2, exact_log2
 
 from .config import HBMControllerConfig
 from .frontend import MemOp, request_layout, response_layout
@@ -311,7 +311,7 @@ class HBMPseudoChannel(wiring.Component):
         row_w = max(1, widths["row"])
         col_w = max(1, widths["column"])
         burst_w = max(1, exact_log2(bursts))
-        slot_w = max(1, exact_log2(slots))
+        slot_w = max(1, ceil_log2(slots))
         beat_cycles = t.burst_cycles
         beat_bits = geo.bus_width * t.data_rate
         wde = t.write_data_end

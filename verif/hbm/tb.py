@@ -49,9 +49,10 @@ DESIGNS = {
     "small": HBMControllerConfig(timing=_FAST_REFRESH, geometry=HBMGeometry(rows=64),
                                  queue_depth=8, starvation_cap=64, refresh_postpone=2,
                                  id_width=6),
-    # As ``small`` with the short timings above.
+    # As ``small`` with the short timings above, and 6 queue entries (12 line buffers: a
+    # queue depth that is not a power of two).
     "small-short": HBMControllerConfig(timing=_SHORT, geometry=HBMGeometry(rows=64),
-                                       queue_depth=8, starvation_cap=64, refresh_postpone=2,
+                                       queue_depth=6, starvation_cap=64, refresh_postpone=2,
                                        id_width=6),
     # The ``fpga`` configuration's controller (64 KiB pseudo-channel, on-chip memory model).
     "fpga": controller_config("fpga"),
