@@ -15,13 +15,41 @@ from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
+from amaranth.utils import exact_log2
 
 from .config import HBMControllerConfig
 from .controller import HBMPseudoChannel
 from .frontend import request_layout, response_layout
 from .phy import ColCommand, RowCommand, beat_bytes, phy_signature
 
-__all__ = ["HBMOnChipMemory", "HBMOnChipSystem"]
+__all__ = ["HBMOnChipMemory", "HBMOnChipSystem", "check_read_latency"]
+
+#: The model's read latencies, in controller cycles.
+READ_LATENCY_RANGE = (2, 64)
+
+
+def check_read_latency(config, read_latency=None):
+    """Return the model's read latency for ``config`` (``CL`` when ``read_latency`` is None).
+
+    Raises
+    ------
+    ValueError
+        If the latency is not an integer from 2 to 64; when it comes from ``CL``, the message
+        says so.
+    """
+    low, high = READ_LATENCY_RANGE
+    if read_latency is None:
+        if not low <= config.timing.CL <= high:
+            raise ValueError(f"read_latency defaults to the timing's CL = {config.timing.CL}, "
+                             f"which the on-chip memory model cannot take: pass read_latency "
+                             f"(an integer from {low} to {high}) or a timing with CL in "
+                             f"that range")
+        return config.timing.CL
+    if (isinstance(read_latency, bool) or not isinstance(read_latency, int)
+            or not low <= read_latency <= high):
+        raise ValueError(f"read_latency must be an integer from {low} to {high}, "
+                         f"not {read_latency!r}")
+    return read_latency
 
 
 class HBMOnChipMemory(wiring.Component):
@@ -32,7 +60,8 @@ class HBMOnChipMemory(wiring.Component):
     config : HBMControllerConfig
         Geometry and timing (``CWL``) of the pseudo-channel it stands for.
     read_latency : int, optional
-        Cycles from RD to the first read beat, at least 2; ``CL`` if omitted.
+        Cycles from RD to the first read beat, 2 to 64; ``CL`` if omitted (a ``ValueError``
+        at construction if that is outside the range).
 
     Attributes
     ----------
@@ -46,13 +75,11 @@ class HBMOnChipMemory(wiring.Component):
         if not isinstance(config, HBMControllerConfig):
             self._MustUse__silence = True
             raise TypeError(f"config must be an HBMControllerConfig, not {config!r}")
-        if read_latency is None:
-            read_latency = config.timing.CL
-        if (isinstance(read_latency, bool) or not isinstance(read_latency, int)
-                or not 2 <= read_latency <= 64):
+        try:
+            read_latency = check_read_latency(config, read_latency)
+        except ValueError:
             self._MustUse__silence = True
-            raise ValueError(f"read_latency must be an integer from 2 to 64, "
-                             f"not {read_latency!r}")
+            raise
         self._config = config
         self._read_latency = read_latency
         super().__init__({"phy": In(phy_signature(config.geometry, config.timing))})
@@ -76,7 +103,11 @@ class HBMOnChipMemory(wiring.Component):
         burst_bits = 8 * geo.bytes_per_access
         m.submodules.array = array = Memory(
             shape=burst_bits, depth=geo.banks * geo.rows * geo.columns, init=[])
-        addr_w = (geo.banks * geo.rows * geo.columns - 1).bit_length()
+        # The array address is column, row and bank at their exact widths (the PHY's fields
+        # are at least one bit wide, also for a single row or column).
+        col_bits, row_bits, bank_bits = (exact_log2(n) for n in
+                                         (geo.columns, geo.rows, geo.banks))
+        addr_w = col_bits + row_bits + bank_bits
         phy = self.phy
 
         # The open row of each bank, from ACT.
@@ -96,7 +127,8 @@ class HBMOnChipMemory(wiring.Component):
         open_row = Signal.like(phy.row_cmd.row)
         m.d.comb += open_row.eq(Cat(*rows).word_select(col_cmd.bank, len(open_row)))
         address = Signal(addr_w)
-        m.d.comb += address.eq(Cat(col_cmd.col, open_row, col_cmd.bank))
+        m.d.comb += address.eq(Cat(col_cmd.col[:col_bits], open_row[:row_bits],
+                                   col_cmd.bank[:bank_bits]))
 
         line = data.StructLayout({"valid": 1, "addr": addr_w})
 
@@ -153,7 +185,8 @@ class HBMOnChipSystem(wiring.Component):
     config : HBMControllerConfig
         The controller's configuration; the memory holds its whole geometry.
     read_latency : int, optional
-        Read latency of the memory model (``CL`` if omitted).
+        Read latency of the memory model, 2 to 64 (``CL`` if omitted); checked at
+        construction.
 
     Attributes
     ----------
@@ -167,6 +200,11 @@ class HBMOnChipSystem(wiring.Component):
         if not isinstance(config, HBMControllerConfig):
             self._MustUse__silence = True
             raise TypeError(f"config must be an HBMControllerConfig, not {config!r}")
+        try:
+            read_latency = check_read_latency(config, read_latency)
+        except ValueError:
+            self._MustUse__silence = True
+            raise
         self._config = config
         self._read_latency = read_latency
         super().__init__({

@@ -45,7 +45,7 @@ from amaranth.utils import exact_log2
 from .config import HBMControllerConfig, controller_config
 from .controller import HBMPseudoChannel
 from .frontend import request_layout, response_layout
-from .onchip import HBMOnChipMemory
+from .onchip import READ_LATENCY_RANGE, HBMOnChipMemory
 from .phy import phy_signature
 
 __all__ = ["HBMStack", "HBMStackConfig", "STACK_MEMORIES", "stack_config"]
@@ -103,6 +103,12 @@ class HBMStackConfig:
         if self.memory not in STACK_MEMORIES:
             raise ValueError(f"memory must be one of {', '.join(STACK_MEMORIES)}, "
                              f"not {self.memory!r}")
+        if self.memory == "onchip":
+            low, high = READ_LATENCY_RANGE
+            if not low <= self.channel.timing.CL <= high:
+                raise ValueError(f"memory='onchip' needs the channel timing's CL from {low} "
+                                 f"to {high} (the on-chip model's read latency), not "
+                                 f"{self.channel.timing.CL}")
 
     @property
     def channel_bits(self):
