@@ -13,16 +13,24 @@ Derived figures (peak MAC/cycle, operations per second) are computed here from t
 in one place, so that a configuration reports its own peak numbers.
 """
 
+import math
 from dataclasses import dataclass, field
 
 from amaranth.utils import ceil_log2
 
 __all__ = ["TensorCoreConfig", "ChipConfig", "CONFIGS", "get_config", "config_names"]
 
+#: The names a :class:`ChipConfig` may have: the blocks look up their own configurations
+#: (floating-point tensor core, cache, mesh, HBM, link) by the chip's name.
+_CHIP_NAMES = ("fpga", "br104", "br100")
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
 
 def _is_power_of_two(value):
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0 \
-        and value & (value - 1) == 0
+    return _is_int(value) and value > 0 and value & (value - 1) == 0
 
 
 @dataclass(frozen=True)
@@ -55,7 +63,7 @@ class TensorCoreConfig:
                 raise ValueError(
                     f"{name} must be a power of two from 2 to 64 (2, 4, 8, 16, 32, 64), "
                     f"not {value!r}")
-        if self.k_per_beat not in (1, 2) or isinstance(self.k_per_beat, bool):
+        if not _is_int(self.k_per_beat) or self.k_per_beat not in (1, 2):
             raise ValueError(f"k_per_beat must be 1 or 2, not {self.k_per_beat!r}")
         if not isinstance(self.signed, bool):
             raise TypeError(f"signed must be a bool, not {self.signed!r}")
@@ -114,17 +122,18 @@ class ChipConfig:
     Parameters
     ----------
     name : str
-        The configuration's name (``fpga``, ``br104`` or ``br100``).
+        The configuration's name, ``fpga``, ``br104`` or ``br100``: the blocks other than the
+        INT8 tensor core take their configurations from the preset of this name.
     dies : int
-        Compute tiles (dies) in the package.
+        Compute tiles (dies) in the package, a positive integer.
     spc_per_die : int
-        Streaming processing clusters per die.
+        Streaming processing clusters per die, a positive integer.
     eu_per_spc : int
-        Execution units per cluster; each EU has one tensor core.
+        Execution units per cluster, a positive integer; each EU has one tensor core.
     clock_hz : float
-        The core clock the peak figures are quoted at.
+        The core clock the peak figures are quoted at, a positive finite number.
     tensor : TensorCoreConfig
-        The tensor core of every EU.
+        The tensor core of every EU (by default ``TensorCoreConfig()``).
     """
 
     name: str
@@ -133,6 +142,21 @@ class ChipConfig:
     eu_per_spc: int
     clock_hz: float
     tensor: TensorCoreConfig = field(default_factory=TensorCoreConfig)
+
+    def __post_init__(self):
+        if not isinstance(self.name, str) or self.name not in _CHIP_NAMES:
+            raise ValueError(
+                f"name must be one of {', '.join(_CHIP_NAMES)}, not {self.name!r}")
+        for name in ("dies", "spc_per_die", "eu_per_spc"):
+            value = getattr(self, name)
+            if not _is_int(value) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, not {value!r}")
+        if (not isinstance(self.clock_hz, int | float) or isinstance(self.clock_hz, bool)
+                or not math.isfinite(self.clock_hz) or not self.clock_hz > 0):
+            raise ValueError(
+                f"clock_hz must be a positive finite number, not {self.clock_hz!r}")
+        if not isinstance(self.tensor, TensorCoreConfig):
+            raise TypeError(f"tensor must be a TensorCoreConfig, not {self.tensor!r}")
 
     @property
     def tensor_cores(self):

@@ -68,6 +68,8 @@ def test_config_presets():
     assert CacheConfig.named("br104") == CacheConfig.br104()
     with pytest.raises(ValueError, match="name must be one of 'fpga', 'br104', 'br100'"):
         CacheConfig.named("big")
+    with pytest.raises(ValueError, match=r"name must be one of .*, not \['fpga'\]"):
+        CacheConfig.named(["fpga"])
 
 
 def test_slice_rejects_bad_config():
@@ -75,6 +77,12 @@ def test_slice_rejects_bad_config():
         CacheSlice(config=dict(ways=4))
     with pytest.raises(ValueError, match="ways must be a power of two, not 3"):
         CacheSlice(config=CacheConfig(capacity=1024, ways=3, line_bytes=16))
+
+
+@pytest.mark.parametrize("ways", [True, 4.0, 3])
+def test_replacement_logic_rejects_bad_ways(ways):
+    with pytest.raises(ValueError, match=f"ways must be a power of two, not {ways!r}"):
+        ReplacementLogic(policy="plru", ways=ways)
 
 
 # -- replacement logic against the model (Amaranth simulator) ---------------------------------

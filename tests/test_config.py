@@ -12,6 +12,9 @@ from hdl.tensor import TensorCore
     ({"cols": 1}, "cols must be a power of two from 2 to 64"),
     ({"cols": 8.0}, "cols must be a power of two"),
     ({"k_per_beat": 3}, "k_per_beat must be 1 or 2"),
+    ({"k_per_beat": 2.0}, "k_per_beat must be 1 or 2, not 2.0"),
+    ({"k_per_beat": 1.0}, "k_per_beat must be 1 or 2, not 1.0"),
+    ({"k_per_beat": True}, "k_per_beat must be 1 or 2, not True"),
 ])
 def test_tensor_config_rejects_bad_values(kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -23,6 +26,37 @@ def test_tensor_config_rejects_bad_types():
         TensorCoreConfig(signed="yes")
     with pytest.raises(TypeError, match="config must be a TensorCoreConfig"):
         TensorCore(config={"rows": 8})
+
+
+CHIP = {"name": "fpga", "dies": 1, "spc_per_die": 1, "eu_per_spc": 1, "clock_hz": 100e6}
+
+
+@pytest.mark.parametrize("kwargs,error,message", [
+    ({"name": "mychip"}, ValueError, "name must be one of fpga, br104, br100, not 'mychip'"),
+    ({"name": None}, ValueError, "name must be one of fpga, br104, br100, not None"),
+    ({"dies": 0}, ValueError, "dies must be a positive integer, not 0"),
+    ({"dies": True}, ValueError, "dies must be a positive integer, not True"),
+    ({"spc_per_die": -3}, ValueError, "spc_per_die must be a positive integer, not -3"),
+    ({"eu_per_spc": 1.5}, ValueError, "eu_per_spc must be a positive integer, not 1.5"),
+    ({"clock_hz": -1}, ValueError, "clock_hz must be a positive finite number, not -1"),
+    ({"clock_hz": float("inf")}, ValueError, "clock_hz must be a positive finite number"),
+    ({"clock_hz": True}, ValueError, "clock_hz must be a positive finite number, not True"),
+    ({"clock_hz": "1e9"}, ValueError, "clock_hz must be a positive finite number"),
+    ({"tensor": "8x8"}, TypeError, "tensor must be a TensorCoreConfig, not '8x8'"),
+    ({"tensor": None}, TypeError, "tensor must be a TensorCoreConfig, not None"),
+])
+def test_chip_config_rejects_bad_values(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        ChipConfig(**(CHIP | kwargs))
+
+
+def test_chip_config_accepts_every_named_configuration():
+    assert ChipConfig(**CHIP).tensor == TensorCoreConfig()
+    for name in config_names():
+        chip = get_config(name)
+        assert ChipConfig(name=name, dies=chip.dies, spc_per_die=chip.spc_per_die,
+                          eu_per_spc=chip.eu_per_spc, clock_hz=chip.clock_hz,
+                          tensor=chip.tensor) == chip
 
 
 def test_unknown_config_name():

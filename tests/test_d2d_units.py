@@ -62,6 +62,9 @@ def test_presets_and_bandwidth():
     ("retrain_errors", 1, "retrain_errors must be"),
     ("train_flits", 0, "train_flits must be"),
     ("modules", 0, "modules must be"),
+    ("clock_hz", 0, "clock_hz must be a positive finite number, not 0"),
+    ("clock_hz", True, "clock_hz must be a positive finite number, not True"),
+    ("clock_hz", float("inf"), "clock_hz must be a positive finite number, not inf"),
 ])
 def test_config_validation(field, value, message):
     with pytest.raises(ValueError, match=message):

@@ -26,10 +26,16 @@ from verif.payload import width
     ("precisions", ("int8",), "must include a floating-point format"),
     ("int8_macs_per_pe", 3, "int8_macs_per_pe must be 1 or 2"),
     ("int8_macs_per_pe", True, "int8_macs_per_pe must be 1 or 2"),
+    ("int8_macs_per_pe", 2.0, "int8_macs_per_pe must be 1 or 2, not 2.0"),
 ])
 def test_config_rejects_bad_values(field, value, message):
     with pytest.raises(ValueError, match=message):
         FPTensorCoreConfig(**{field: value})
+
+
+def test_config_rejects_float_int8_macs_with_int8():
+    with pytest.raises(ValueError, match="int8_macs_per_pe must be 1 or 2, not 2.0"):
+        FPTensorCoreConfig(rows=2, cols=2, precisions=("bf16", "int8"), int8_macs_per_pe=2.0)
 
 
 def test_config_rejects_bad_types():

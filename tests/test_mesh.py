@@ -59,6 +59,9 @@ def test_mesh_validation():
         Mesh(config="fpga")
     with pytest.raises(ValueError, match="depth must be a power of two"):
         FlitQueue(shape=8, depth=3)
+    for shape in (-1, "x"):
+        with pytest.raises(TypeError, match=f"shape must be shape-castable .*, not {shape!r}"):
+            FlitQueue(shape=shape, depth=4)
 
 
 def test_router_ports_follow_position():

@@ -56,6 +56,17 @@ def test_interface_validation():
         MemoryInterface(config=None, **PROTOCOL)
     with pytest.raises(ValueError, match="node numbers from 0 to 7"):
         RequestInterface(config=CHIP.mesh, homes=[8], **PROTOCOL)
+    for homes in (None, 2.5, 3):
+        with pytest.raises(TypeError, match="homes must be a sequence of a power-of-two count"):
+            RequestInterface(config=CONFIG, homes=homes, **PROTOCOL)
+    with pytest.raises(ValueError, match=r"homes must be .*, not \(True,\)"):
+        RequestInterface(config=CONFIG, homes=(True,), **PROTOCOL)
+    # Two homes of 4-byte lines need address bits 2 (line) and 3 (home select) at least.
+    with pytest.raises(ValueError, match="addr_width must be at least .* = 3 .*, not 2"):
+        RequestInterface(config=CONFIG, homes=HOMES, addr_width=2, line_bytes=4, id_width=3)
+    narrow = RequestInterface(config=CONFIG, homes=HOMES, addr_width=3, line_bytes=4,
+                              id_width=3)
+    assert "module narrow" in to_verilog(narrow, "narrow")
     interface = RequestInterface(config=CONFIG, homes=HOMES, **PROTOCOL)
     assert [interface.home_of(addr) for addr in (0, 4, 8, 13)] == [1, 2, 1, 2]
     assert "module request_interface" in to_verilog(interface, "request_interface")

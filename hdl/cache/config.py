@@ -135,7 +135,7 @@ class CacheConfig:
     @classmethod
     def named(cls, name="fpga", **overrides):
         """Return the preset ``name`` (``fpga``, ``br104`` or ``br100``) with ``overrides``."""
-        if name not in _PRESETS:
+        if not isinstance(name, str) or name not in _PRESETS:
             allowed = ", ".join(repr(n) for n in _PRESETS)
             raise ValueError(f"name must be one of {allowed}, not {name!r}")
         return cls(**{**_PRESETS[name], **overrides})

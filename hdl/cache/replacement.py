@@ -74,7 +74,8 @@ class ReplacementLogic(wiring.Component):
         if policy not in ("plru", "lru"):
             self._MustUse__silence = True
             raise ValueError(f"policy must be 'plru' or 'lru', not {policy!r}")
-        if not isinstance(ways, int) or ways < 1 or ways & (ways - 1):
+        if (not isinstance(ways, int) or isinstance(ways, bool) or ways < 1
+                or ways & (ways - 1)):
             self._MustUse__silence = True
             raise ValueError(f"ways must be a power of two, not {ways!r}")
         self._policy = policy

@@ -496,8 +496,10 @@ class FPUnitHarness(wiring.Component):
     ----------
     precisions : tuple of str
         Formats the multiplier decodes (see :class:`FPTensorCoreConfig`).
-    mul_stages, add_stages : int
-        Pipeline registers, 1..4 each.
+    mul_stages : int
+        Pipeline registers of the multiplier, 1..4.
+    add_stages : int
+        Pipeline registers of the adder, 1..6.
     """
 
     def __init__(self, *, precisions=tuple(FORMATS), mul_stages=2, add_stages=2):

@@ -1,5 +1,6 @@
 """Configuration of the die-to-die link layer."""
 
+import math
 from dataclasses import dataclass
 
 __all__ = ["D2DConfig", "d2d_config"]
@@ -42,7 +43,7 @@ class D2DConfig:
         Link modules side by side between the two dies (a chip-level figure for the bandwidth;
         each module is one instance of :class:`hdl.link.d2d.D2DLink`).
     clock_hz : float
-        Clock the bandwidth figures are quoted at.
+        Clock the bandwidth figures are quoted at, a positive finite number.
     """
 
     payload_bytes: int = 8
@@ -83,8 +84,10 @@ class D2DConfig:
             raise ValueError(f"train_flits must be from 1 to 15, not {self.train_flits!r}")
         if not _is_int(self.modules) or self.modules < 1:
             raise ValueError(f"modules must be a positive integer, not {self.modules!r}")
-        if not isinstance(self.clock_hz, int | float) or not self.clock_hz > 0:
-            raise ValueError(f"clock_hz must be a positive number, not {self.clock_hz!r}")
+        if (not isinstance(self.clock_hz, int | float) or isinstance(self.clock_hz, bool)
+                or not math.isfinite(self.clock_hz) or not self.clock_hz > 0):
+            raise ValueError(
+                f"clock_hz must be a positive finite number, not {self.clock_hz!r}")
 
     # Presets ------------------------------------------------------------------------------
     @classmethod

@@ -73,7 +73,9 @@ class RequestInterface(wiring.Component):
     config : MeshConfig
         The mesh.
     addr_width, line_bytes, id_width : int
-        The memory protocol's parameters (``line_bytes`` a power of two).
+        The memory protocol's parameters (``line_bytes`` a power of two; ``addr_width`` at
+        least ``log2(line_bytes) + log2(len(homes))``, so that the address holds the home
+        select bits).
     homes : sequence of int
         Node numbers of the home nodes, a power-of-two count; lines are interleaved over them.
         On two dies (``config.dies == 2``) these are global node numbers,
@@ -94,13 +96,25 @@ class RequestInterface(wiring.Component):
 
     def __init__(self, *, config, addr_width, line_bytes, id_width, homes):
         _check_common(self, config, addr_width, line_bytes, id_width)
-        homes = tuple(homes) if not isinstance(homes, int) else None
-        if (not homes or len(homes) & (len(homes) - 1)
-                or any(not isinstance(h, int) or not 0 <= h < config.total_nodes
-                       for h in homes)):
+        allowed = (f"a power-of-two count of node numbers from 0 to "
+                   f"{config.total_nodes - 1}")
+        try:
+            homes = tuple(homes)
+        except TypeError:
             self._MustUse__silence = True
-            raise ValueError(f"homes must be a power-of-two count of node numbers from 0 to "
-                             f"{config.total_nodes - 1}, not {homes!r}")
+            raise TypeError(f"homes must be a sequence of {allowed}, not {homes!r}") from None
+        if (not homes or len(homes) & (len(homes) - 1)
+                or any(not isinstance(h, int) or isinstance(h, bool)
+                       or not 0 <= h < config.total_nodes for h in homes)):
+            self._MustUse__silence = True
+            raise ValueError(f"homes must be {allowed}, not {homes!r}")
+        select_bits = exact_log2(len(homes))
+        if addr_width < exact_log2(line_bytes) + select_bits:
+            self._MustUse__silence = True
+            raise ValueError(
+                f"addr_width must be at least log2(line_bytes) + log2(len(homes)) = "
+                f"{exact_log2(line_bytes) + select_bits} to interleave lines over "
+                f"{len(homes)} homes, not {addr_width!r}")
         self._config = config
         self._homes = homes
         self._line_bytes = line_bytes

@@ -82,6 +82,12 @@ class FlitQueue(wiring.Component):
         if not isinstance(depth, int) or depth < 2 or depth & (depth - 1):
             self._MustUse__silence = True
             raise ValueError(f"depth must be a power of two of at least 2, not {depth!r}")
+        try:
+            Shape.cast(shape)
+        except (TypeError, ValueError) as error:
+            self._MustUse__silence = True
+            raise TypeError(f"shape must be shape-castable (a flit layout or a bit width), "
+                            f"not {shape!r} ({error})") from None
         self._shape = shape
         self._depth = depth
         super().__init__({
