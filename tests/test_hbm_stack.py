@@ -70,6 +70,7 @@ def test_onchip_model_checks():
         HBMStackConfig(channel=slow, channels=2, memory="onchip")
     assert HBMStackConfig(channel=slow, channels=2, memory="phy").memory == "phy"
     for bad in (("bank_group", 1, "bank", "row"), ("bank_group", None, "bank", "row"),
+                ("bank_group", ["column"], "bank", "row"),
                 ("bank_group", "column", "bank", "row", "row")):
         with pytest.raises(ValueError, match="address_map"):
             HBMControllerConfig(address_map=bad)

@@ -163,8 +163,9 @@ class HBMControllerConfig:
         if not isinstance(self.auto_precharge, bool):
             raise TypeError(f"auto_precharge must be True or False, "
                             f"not {self.auto_precharge!r}")
-        if (not isinstance(self.address_map, tuple) or len(self.address_map) != len(ADDRESS_FIELDS)
-                or set(self.address_map) != set(ADDRESS_FIELDS)):
+        if (not isinstance(self.address_map, tuple)
+                or not all(isinstance(name, str) for name in self.address_map)
+                or sorted(self.address_map) != sorted(ADDRESS_FIELDS)):
             raise ValueError(f"address_map must be a tuple ordering each of "
                              f"{', '.join(ADDRESS_FIELDS)} once, not {self.address_map!r}")
 

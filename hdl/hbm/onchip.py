@@ -22,7 +22,7 @@ from .controller import HBMPseudoChannel
 from .frontend import request_layout, response_layout
 from .phy import ColCommand, RowCommand, beat_bytes, phy_signature
 
-__all__ = ["HBMOnChipMemory", "HBMOnChipSystem", "check_read_latency"]
+__all__ = ["HBMOnChipMemory", "HBMOnChipSystem", "READ_LATENCY_RANGE", "check_read_latency"]
 
 #: The model's read latencies, in controller cycles.
 READ_LATENCY_RANGE = (2, 64)
