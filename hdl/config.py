@@ -18,15 +18,13 @@ from dataclasses import dataclass, field
 
 from amaranth.utils import ceil_log2
 
+from .checks import is_int as _is_int
+
 __all__ = ["TensorCoreConfig", "ChipConfig", "CONFIGS", "get_config", "config_names"]
 
 #: The names a :class:`ChipConfig` may have: the blocks look up their own configurations
 #: (floating-point tensor core, cache, mesh, HBM, link) by the chip's name.
 _CHIP_NAMES = ("fpga", "br104", "br100")
-
-
-def _is_int(value):
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _is_power_of_two(value):

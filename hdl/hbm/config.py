@@ -27,6 +27,7 @@ from fractions import Fraction
 
 from amaranth.utils import exact_log2
 
+from ..checks import is_int as _is_int
 from .timing import HBM2_DRAMSIM3, HBM2E_3200, REFRESH_POSTPONE_MAX, HBMGeometry, HBMTiming
 
 __all__ = ["HBMControllerConfig", "ADDRESS_FIELDS", "SCHEDULERS", "PAGE_POLICIES",
@@ -36,10 +37,6 @@ ADDRESS_FIELDS = ("bank_group", "bank", "column", "row")
 SCHEDULERS = ("frfcfs", "fcfs")
 PAGE_POLICIES = ("open", "closed")
 REFRESH_MODES = ("all_bank", "per_bank")
-
-
-def _is_int(value):
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _is_power_of_two(value):

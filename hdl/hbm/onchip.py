@@ -17,6 +17,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import exact_log2
 
+from ..checks import is_int
 from .config import HBMControllerConfig
 from .controller import HBMPseudoChannel
 from .frontend import request_layout, response_layout
@@ -45,8 +46,7 @@ def check_read_latency(config, read_latency=None):
                              f"(an integer from {low} to {high}) or a timing with CL in "
                              f"that range")
         return config.timing.CL
-    if (isinstance(read_latency, bool) or not isinstance(read_latency, int)
-            or not low <= read_latency <= high):
+    if not is_int(read_latency) or not low <= read_latency <= high:
         raise ValueError(f"read_latency must be an integer from {low} to {high}, "
                          f"not {read_latency!r}")
     return read_latency

@@ -42,6 +42,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import exact_log2
 
+from ..checks import is_int as _is_int
 from .config import HBMControllerConfig, controller_config
 from .controller import HBMPseudoChannel
 from .frontend import request_layout, response_layout
@@ -51,10 +52,6 @@ from .phy import phy_signature
 __all__ = ["HBMStack", "HBMStackConfig", "STACK_MEMORIES", "stack_config"]
 
 STACK_MEMORIES = ("phy", "onchip")
-
-
-def _is_int(value):
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True, kw_only=True)

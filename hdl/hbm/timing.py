@@ -27,6 +27,8 @@ import math
 from dataclasses import dataclass, field, fields
 from fractions import Fraction
 
+from ..checks import is_int as _is_int
+
 __all__ = ["HBMTiming", "HBMGeometry", "from_ns", "HBM2_DRAMSIM3", "HBM2E_3200",
            "REFRESH_POSTPONE_MAX"]
 
@@ -42,10 +44,6 @@ _CYCLE_FIELDS = (
 )
 # Fields that are maximum intervals, not minimum delays: converted from ns rounding down.
 _INTERVAL_FIELDS = frozenset({"tREFI", "tREFIpb"})
-
-
-def _is_int(value):
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _is_power_of_two(value):

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from amaranth.lib import enum
 from amaranth.utils import ceil_log2
 
+from ..checks import is_int
+
 __all__ = ["Precision", "FloatFormat", "FORMATS", "PRECISIONS", "FPTensorCoreConfig",
            "fp_tensor_config"]
 
@@ -124,8 +126,7 @@ class FPTensorCoreConfig:
             raise ValueError(f"precisions must include a floating-point format from "
                              f"{', '.join(FORMATS)} (INT8 alone is the INT8 tensor core's "
                              f"job), not {self.precisions!r}")
-        if (not isinstance(self.int8_macs_per_pe, int) or isinstance(self.int8_macs_per_pe, bool)
-                or self.int8_macs_per_pe not in (1, 2)):
+        if not is_int(self.int8_macs_per_pe) or self.int8_macs_per_pe not in (1, 2):
             raise ValueError(f"int8_macs_per_pe must be 1 or 2, not {self.int8_macs_per_pe!r}")
         for name, steps in (("mul_stages", MUL_STEPS), ("add_stages", ADD_STEPS)):
             value = getattr(self, name)

@@ -3,11 +3,9 @@
 import math
 from dataclasses import dataclass
 
+from ...checks import is_int as _is_int
+
 __all__ = ["D2DConfig", "d2d_config"]
-
-
-def _is_int(value):
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -16,16 +16,14 @@ from dataclasses import dataclass
 
 from amaranth.utils import ceil_log2
 
+from ...checks import is_int as _is_int
+
 __all__ = ["MeshConfig", "MESH_CONFIGS", "mesh_config", "VC_REQUEST", "VC_RESPONSE"]
 
 #: Virtual channel of request packets.
 VC_REQUEST = 0
 #: Virtual channel of response packets.
 VC_RESPONSE = 1
-
-
-def _is_int(value):
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)
