@@ -13,12 +13,12 @@ Derived figures (peak MAC/cycle, operations per second) are computed here from t
 in one place, so that a configuration reports its own peak numbers.
 """
 
-import math
 from dataclasses import dataclass, field
 
 from amaranth.utils import ceil_log2
 
 from .checks import is_int as _is_int
+from .checks import is_positive_number
 
 __all__ = ["TensorCoreConfig", "ChipConfig", "CONFIGS", "get_config", "config_names"]
 
@@ -149,8 +149,7 @@ class ChipConfig:
             value = getattr(self, name)
             if not _is_int(value) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, not {value!r}")
-        if (not isinstance(self.clock_hz, int | float) or isinstance(self.clock_hz, bool)
-                or not math.isfinite(self.clock_hz) or not self.clock_hz > 0):
+        if not is_positive_number(self.clock_hz):
             raise ValueError(
                 f"clock_hz must be a positive finite number, not {self.clock_hz!r}")
         if not isinstance(self.tensor, TensorCoreConfig):

@@ -86,6 +86,11 @@ def test_from_ns_rounds_delays_up_and_intervals_down():
         from_ns(name="x", tck_ns=1.0, tXYZ=3, **ns)
     with pytest.raises(ValueError, match="tRP"):
         from_ns(name="x", tck_ns=1.0, **{**ns, "tRP": -1})
+    # Infinite values are named too (they used to fail inside Fraction).
+    with pytest.raises(ValueError, match="tRP"):
+        from_ns(name="x", tck_ns=1.0, **{**ns, "tRP": float("inf")})
+    with pytest.raises(ValueError, match="tck_ns"):
+        from_ns(name="x", tck_ns=float("inf"), **ns)
 
 
 @pytest.mark.parametrize(("changes", "field"), [

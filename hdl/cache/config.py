@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass
 
+from ..checks import is_int
+
 __all__ = ["POLICIES", "CacheConfig", "cache_config_names"]
 
 #: Replacement policies (the same names as the golden model, ``verif.models.cache``).
@@ -92,7 +94,7 @@ class CacheConfig:
         for name in ("capacity", "ways", "line_bytes", "data_bytes", "mshrs", "mshr_targets",
                      "seed", "addr_width", "id_width", "banks"):
             value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool):
+            if not is_int(value):
                 raise TypeError(f"{name} must be an integer, not {value!r}")
         for name in ("capacity", "ways", "line_bytes", "data_bytes"):
             value = getattr(self, name)

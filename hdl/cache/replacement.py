@@ -15,6 +15,8 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from ..checks import is_int
+
 __all__ = ["ReplacementLogic", "repl_state_width", "repl_reset_value", "lfsr16_next",
            "LFSR16_TOGGLE"]
 
@@ -74,8 +76,7 @@ class ReplacementLogic(wiring.Component):
         if policy not in ("plru", "lru"):
             self._MustUse__silence = True
             raise ValueError(f"policy must be 'plru' or 'lru', not {policy!r}")
-        if (not isinstance(ways, int) or isinstance(ways, bool) or ways < 1
-                or ways & (ways - 1)):
+        if not is_int(ways) or ways < 1 or ways & (ways - 1):
             self._MustUse__silence = True
             raise ValueError(f"ways must be a power of two, not {ways!r}")
         self._policy = policy

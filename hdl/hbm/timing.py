@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, fields
 from fractions import Fraction
 
 from ..checks import is_int as _is_int
+from ..checks import is_positive_number
 
 __all__ = ["HBMTiming", "HBMGeometry", "from_ns", "HBM2_DRAMSIM3", "HBM2E_3200",
            "REFRESH_POSTPONE_MAX"]
@@ -139,8 +140,7 @@ class HBMTiming:
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name:
             raise ValueError(f"name must be a non-empty string, not {self.name!r}")
-        if (isinstance(self.tck_ns, bool) or not isinstance(self.tck_ns, int | float)
-                or not self.tck_ns > 0 or not math.isfinite(self.tck_ns)):
+        if not is_positive_number(self.tck_ns):
             raise ValueError(f"tck_ns must be a positive number, not {self.tck_ns!r}")
         if not _is_int(self.data_rate) or self.data_rate not in (1, 2):
             raise ValueError(f"data_rate must be 1 (SDR) or 2 (DDR), not {self.data_rate!r}")
@@ -252,12 +252,12 @@ def from_ns(*, name, tck_ns, burst_length=4, data_rate=2, source="", tRC=None, *
         raise ValueError(f"from_ns needs {', '.join(missing)}")
     if unknown:
         raise ValueError(f"from_ns does not know {', '.join(unknown)}")
-    if isinstance(tck_ns, bool) or not isinstance(tck_ns, int | float) or not tck_ns > 0:
+    if not is_positive_number(tck_ns):
         raise ValueError(f"tck_ns must be a positive number, not {tck_ns!r}")
     period = Fraction(str(tck_ns))
     cycles = {}
     for key, value in ns.items():
-        if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        if not is_positive_number(value):
             raise ValueError(f"{key} must be a positive number of ns, not {value!r}")
         ratio = Fraction(str(value)) / period
         cycles[key] = math.floor(ratio) if key in _INTERVAL_FIELDS else math.ceil(ratio)

@@ -108,7 +108,7 @@ class FPTensorCoreConfig:
     def __post_init__(self):
         for name in ("rows", "cols"):
             value = getattr(self, name)
-            if (not isinstance(value, int) or isinstance(value, bool) or value < 2
+            if (not is_int(value) or value < 2
                     or value > 64 or value & (value - 1)):
                 raise ValueError(
                     f"{name} must be a power of two from 2 to 64 (2, 4, 8, 16, 32, 64), "
@@ -130,7 +130,7 @@ class FPTensorCoreConfig:
             raise ValueError(f"int8_macs_per_pe must be 1 or 2, not {self.int8_macs_per_pe!r}")
         for name, steps in (("mul_stages", MUL_STEPS), ("add_stages", ADD_STEPS)):
             value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= steps:
+            if not is_int(value) or not 1 <= value <= steps:
                 raise ValueError(f"{name} must be an integer from 1 to {steps}, not {value!r}")
 
     # Widths -------------------------------------------------------------------------------

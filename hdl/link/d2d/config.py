@@ -1,9 +1,9 @@
 """Configuration of the die-to-die link layer."""
 
-import math
 from dataclasses import dataclass
 
 from ...checks import is_int as _is_int
+from ...checks import is_positive_number
 
 __all__ = ["D2DConfig", "d2d_config"]
 
@@ -82,8 +82,7 @@ class D2DConfig:
             raise ValueError(f"train_flits must be from 1 to 15, not {self.train_flits!r}")
         if not _is_int(self.modules) or self.modules < 1:
             raise ValueError(f"modules must be a positive integer, not {self.modules!r}")
-        if (not isinstance(self.clock_hz, int | float) or isinstance(self.clock_hz, bool)
-                or not math.isfinite(self.clock_hz) or not self.clock_hz > 0):
+        if not is_positive_number(self.clock_hz):
             raise ValueError(
                 f"clock_hz must be a positive finite number, not {self.clock_hz!r}")
 

@@ -28,6 +28,7 @@ from amaranth.hdl import Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from ...checks import is_int
 from ..d2d import NUM_VCS, D2DConfig, D2DLink, lanes_layout, status_layout
 from ..d2d.flit import vc_payload_layout
 from .config import VC_REQUEST, VC_RESPONSE, MeshConfig
@@ -239,7 +240,7 @@ class DieNetwork(wiring.Component):
         if config is None:
             config = DieNetConfig.fpga()
         _check_config(self, config)
-        if not isinstance(die, int) or isinstance(die, bool) or die not in (0, 1):
+        if not is_int(die) or die not in (0, 1):
             self._MustUse__silence = True
             raise ValueError(f"die must be 0 or 1, not {die!r}")
         self._config = config

@@ -27,6 +27,7 @@ from amaranth.lib.wiring import In, Out
 from amaranth.utils import exact_log2
 
 from ...cache.protocol import mem_request_layout, mem_response_layout
+from ...checks import is_int
 from .config import MeshConfig
 from .flit import flit_layout
 
@@ -49,7 +50,7 @@ def _check_common(component, config, addr_width, line_bytes, id_width):
         fail(TypeError(f"config must be a MeshConfig, not {config!r}"))
     for name, value, low in (("addr_width", addr_width, 1), ("id_width", id_width, 1),
                              ("line_bytes", line_bytes, 1)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+        if not is_int(value) or value < low:
             fail(ValueError(f"{name} must be a positive integer, not {value!r}"))
     if line_bytes & (line_bytes - 1):
         fail(ValueError(f"line_bytes must be a power of two, not {line_bytes!r}"))
@@ -104,8 +105,7 @@ class RequestInterface(wiring.Component):
             self._MustUse__silence = True
             raise TypeError(f"homes must be a sequence of {allowed}, not {homes!r}") from None
         if (not homes or len(homes) & (len(homes) - 1)
-                or any(not isinstance(h, int) or isinstance(h, bool)
-                       or not 0 <= h < config.total_nodes for h in homes)):
+                or any(not is_int(h) or not 0 <= h < config.total_nodes for h in homes)):
             self._MustUse__silence = True
             raise ValueError(f"homes must be {allowed}, not {homes!r}")
         select_bits = exact_log2(len(homes))

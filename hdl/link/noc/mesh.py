@@ -10,6 +10,7 @@ from amaranth.hdl import Module
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from ...checks import is_int
 from .config import MeshConfig
 from .flit import LinkSignature, flit_layout
 from .router import Router, neighbour
@@ -47,7 +48,7 @@ class Mesh(wiring.Component):
         if not isinstance(config, MeshConfig):
             self._MustUse__silence = True
             raise TypeError(f"config must be a MeshConfig, not {config!r}")
-        if not isinstance(die, int) or isinstance(die, bool) or not 0 <= die < config.dies:
+        if not is_int(die) or not 0 <= die < config.dies:
             self._MustUse__silence = True
             raise ValueError(f"die must be an integer from 0 to {config.dies - 1}, not {die!r}")
         self._config = config

@@ -37,6 +37,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
+from ...checks import is_int
 from .config import MeshConfig
 from .flit import LinkSignature, flit_layout
 
@@ -209,7 +210,7 @@ class Router(wiring.Component):
             raise TypeError(f"config must be a MeshConfig, not {config!r}")
         for name, value, size in (("x", x, config.k), ("y", y, config.l),
                                   ("die", die, config.dies)):
-            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < size:
+            if not is_int(value) or not 0 <= value < size:
                 self._MustUse__silence = True
                 raise ValueError(f"{name} must be an integer from 0 to {size - 1}, not {value!r}")
         self._config = config
