@@ -166,7 +166,6 @@ class FPTensorCore(wiring.Component):
                 "valid": skew(m, fire, i, name=f"a{i}_valid", reset_less=False),
                 "first": skew(m, first_step, i, name=f"a{i}_first"),
                 "last": skew(m, last_step, i, name=f"a{i}_last"),
-                "phase": skew(m, phase, i, name=f"a{i}_phase", shape=phase_shape),
             })
             if lanes:
                 west[i]["int"] = skew(m, int_step, i, name=f"a{i}_int")
@@ -175,6 +174,17 @@ class FPTensorCore(wiring.Component):
             decoded = decode_pe_operand(m, self.b.payload.data[j], precision, **decode,
                                         name=f"dec_b{j}")
             north.append(skew(m, decoded, j, name=f"b{j}", shape=operand))
+
+        def beat_phase(valid, name):
+            """Return ``(count, count_next)``: a counter of ``valid`` beats modulo ``blocks``
+            (its value before the beat) and its value in the next cycle."""
+            if blocks == 1:
+                return Const(0, 1), Const(0, 1)
+            count = Signal(phase_shape, name=name)
+            count_next = Signal(phase_shape, name=f"{name}_next")
+            m.d.comb += count_next.eq(Mux(valid, Mux(count == blocks - 1, 0, count + 1), count))
+            m.d.sync += count.eq(count_next)
+            return count, count_next
 
         # The processing elements.
         results = [[None] * cols for _ in range(rows)]
@@ -189,7 +199,6 @@ class FPTensorCore(wiring.Component):
                     "valid": Signal(name=f"{pe}_valid"),
                     "first": Signal(name=f"{pe}_first", reset_less=True),
                     "last": Signal(name=f"{pe}_last", reset_less=True),
-                    "phase": Signal(phase_shape, name=f"{pe}_phase", reset_less=True),
                 }
                 if lanes:
                     flags["int"] = Signal(name=f"{pe}_int", reset_less=True)
@@ -208,29 +217,48 @@ class FPTensorCore(wiring.Component):
                 results[i][j] = [Signal(32, name=f"{pe}_result{t}", reset_less=True)
                                  for t in range(blocks)]
                 addend = Signal(32, name=f"{pe}_addend")
-                fp_keys = ("valid", "last", "phase", "int") if lanes else ("valid", "last", "phase")
+                fp_keys = ("valid", "last", "int") if lanes else ("valid", "last")
                 total, out = fp_add(
                     m, addend, product, stages=cfg.add_stages, name=f"{pe}_add",
                     sideband={k: prod[k] for k in fp_keys}, control={"valid"})
+                # Block ``phase`` of a product and of a sum: every K step has ``blocks``
+                # beats, so it is the count of valid beats at that stage modulo ``blocks``.
+                # Counted in each PE (a counter per stage) instead of carried with the data:
+                # carried, the phase registers of all PEs on an anti-diagonal are identical
+                # and Yosys merges them into one, whose fan-out spans the array and sat on
+                # the critical path (the slot multiplexer's select).
+                prod["phase"], prod_phase_next = beat_phase(prod["valid"], f"{pe}_prod_phase")
+                out["phase"], _ = beat_phase(out["valid"], f"{pe}_sum_phase")
                 # The adder's output is block `phase`'s sum exactly when the last `blocks`
-                # products were all valid (phases cycle), so `bypass` is a register: the AND of
-                # the valid bits of the last `blocks` cycles, computed a cycle early.
+                # products were all valid (phases cycle), so `bypass` is a register: set when
+                # this cycle's product is valid and so were the ``blocks - 1`` before it
+                # (``run``, the valid products in a row, saturating), computed a cycle early.
+                # A counter in each PE, like the phases: a shift register of the valid bits
+                # would be merged by Yosys across an anti-diagonal of PEs.
                 bypass = Signal(name=f"{pe}_bypass")
-                history = [prod["valid"]]
-                for n in range(blocks - 1):
-                    reg = Signal(name=f"{pe}_vhist{n}")
-                    m.d.sync += reg.eq(history[-1])
-                    history.append(reg)
-                m.d.sync += bypass.eq(Cat(*history).all())
-                slot = Array(slots)[prod["phase"]] if blocks > 1 else slots[0]
+                if blocks > 1:
+                    run = Signal(range(blocks), name=f"{pe}_run")
+                    with m.If(~prod["valid"]):
+                        m.d.sync += run.eq(0)
+                    with m.Elif(run != blocks - 1):
+                        m.d.sync += run.eq(run + 1)
+                    m.d.sync += bypass.eq(prod["valid"] & (run == blocks - 1))
+                else:
+                    m.d.sync += bypass.eq(prod["valid"])
+                # ``slot``: block ``phase``'s slot, read a cycle ahead into a register (see
+                # below), so that no slot multiplexer sits in the accumulation loop.
+                slot = Signal(32, name=f"{pe}_slot", reset_less=True) if blocks > 1 else slots[0]
                 m.d.comb += addend.eq(Mux(prod["first"], NEG_ZERO, Mux(bypass, total, slot)))
+                slot_we = [Signal(name=f"{pe}_slot_we{t}") for t in range(blocks)]
+                slot_wdata = Signal(32, name=f"{pe}_slot_wdata")
                 if not lanes:
-                    with m.If(out["valid"]):
-                        for t in range(blocks):
-                            with m.If(out["phase"] == t):
-                                m.d.sync += slots[t].eq(total)
-                                with m.If(out["last"]):
-                                    m.d.sync += results[i][j][t].eq(total)
+                    m.d.comb += slot_wdata.eq(total)
+                    for t in range(blocks):
+                        m.d.comb += slot_we[t].eq(out["valid"] & (out["phase"] == t))
+                        with m.If(slot_we[t]):
+                            m.d.sync += slots[t].eq(slot_wdata)
+                            with m.If(out["last"]):
+                                m.d.sync += results[i][j][t].eq(total)
                     tile_done = out["valid"] & out["last"] & (out["phase"] == blocks - 1)
                 else:
                     # INT8: a one-cycle INT32 sum (no adder loop: block `phase`'s previous sum
@@ -249,15 +277,22 @@ class FPTensorCore(wiring.Component):
                     result_value = Signal(32, name=f"{pe}_result_value")
                     m.d.comb += [slot_value.eq(Mux(int_valid, int_sum, total)),
                                  result_value.eq(Mux(fp_valid, total, int_sum))]
+                    m.d.comb += slot_wdata.eq(slot_value)
                     for t in range(blocks):
                         fp_here = fp_valid & (out["phase"] == t)
                         int_here = int_valid & (prod["phase"] == t)
-                        with m.If(int_here | (fp_here & ~out["last"])):
-                            m.d.sync += slots[t].eq(slot_value)
+                        m.d.comb += slot_we[t].eq(int_here | (fp_here & ~out["last"]))
+                        with m.If(slot_we[t]):
+                            m.d.sync += slots[t].eq(slot_wdata)
                         with m.If((int_here & prod["last"]) | (fp_here & out["last"])):
                             m.d.sync += results[i][j][t].eq(result_value)
                     tile_done = ((fp_valid & out["last"] & (out["phase"] == blocks - 1))
                                  | (int_valid & prod["last"] & (prod["phase"] == blocks - 1)))
+                if blocks > 1:
+                    # Next cycle's block is ``prod_phase_next``; its slot's value then is this
+                    # cycle's write to it, if any, else its present value.
+                    m.d.sync += slot.eq(Mux(Array(slot_we)[prod_phase_next], slot_wdata,
+                                            Array(slots)[prod_phase_next]))
                 if i == rows - 1 and j == cols - 1:
                     m.d.comb += done.eq(tile_done)
 
