@@ -129,31 +129,38 @@ class FPTensorCore(wiring.Component):
         lanes = cfg.int8_lanes
         operand = pe_operand_layout(width, lanes)
 
+        def beat_phase(valid, name):
+            """Return ``(count, count_next)``: a counter of ``valid`` beats modulo ``blocks``
+            (its value before the beat) and its value in the next cycle."""
+            if blocks == 1:
+                return Const(0, 1), Const(0, 1)
+            count = Signal(range(blocks), name=name)
+            count_next = Signal(range(blocks), name=f"{name}_next")
+            m.d.comb += count_next.eq(Mux(valid, Mux(count == blocks - 1, 0, count + 1), count))
+            m.d.sync += count.eq(count_next)
+            return count, count_next
+
         # Handshake. `phase` counts the beats of a K step; b is accepted with the last one.
         # The first beat of a tile's last K step waits while the previous tile still occupies
         # the result bank.
-        phase = Signal(range(blocks), name="phase") if blocks > 1 else Const(0, 1)
+        fire = Signal()
+        phase, _ = beat_phase(fire, "phase")
         final_phase = phase == blocks - 1
         bank_pending = Signal()
         first_step = Signal(init=1)
         last_step = self.b.payload.last
         blocked = last_step & (phase == 0) & bank_pending
-        fire = Signal()
         m.d.comb += [
             fire.eq(self.a.valid & self.b.valid & ~blocked),
             self.a.ready.eq(self.b.valid & ~blocked),
             self.b.ready.eq(self.a.valid & ~blocked & final_phase),
         ]
-        with m.If(fire):
-            if blocks > 1:
-                m.d.sync += phase.eq(Mux(final_phase, 0, phase + 1))
-            with m.If(final_phase):
-                m.d.sync += first_step.eq(last_step)
+        with m.If(fire & final_phase):
+            m.d.sync += first_step.eq(last_step)
 
         # Decode at the edge, then skew: row i of A by i cycles, column j of B by j cycles.
         precision = self.b.payload.precision
 
-        phase_shape = phase.shape()
         decode = {"significand_width": width, "precisions": cfg.float_precisions,
                   "int8_lanes": lanes}
         int_step = precision == Precision.INT8
@@ -174,17 +181,6 @@ class FPTensorCore(wiring.Component):
             decoded = decode_pe_operand(m, self.b.payload.data[j], precision, **decode,
                                         name=f"dec_b{j}")
             north.append(skew(m, decoded, j, name=f"b{j}", shape=operand))
-
-        def beat_phase(valid, name):
-            """Return ``(count, count_next)``: a counter of ``valid`` beats modulo ``blocks``
-            (its value before the beat) and its value in the next cycle."""
-            if blocks == 1:
-                return Const(0, 1), Const(0, 1)
-            count = Signal(phase_shape, name=name)
-            count_next = Signal(phase_shape, name=f"{name}_next")
-            m.d.comb += count_next.eq(Mux(valid, Mux(count == blocks - 1, 0, count + 1), count))
-            m.d.sync += count.eq(count_next)
-            return count, count_next
 
         # The processing elements.
         results = [[None] * cols for _ in range(rows)]
@@ -222,11 +218,11 @@ class FPTensorCore(wiring.Component):
                     m, addend, product, stages=cfg.add_stages, name=f"{pe}_add",
                     sideband={k: prod[k] for k in fp_keys}, control={"valid"})
                 # Block ``phase`` of a product and of a sum: every K step has ``blocks``
-                # beats, so it is the count of valid beats at that stage modulo ``blocks``.
-                # Counted in each PE (a counter per stage) instead of carried with the data:
-                # carried, the phase registers of all PEs on an anti-diagonal are identical
-                # and Yosys merges them into one, whose fan-out spans the array and sat on
-                # the critical path (the slot multiplexer's select).
+                # beats, so it is the count of valid beats at that stage modulo ``blocks``,
+                # as at the edge. Counted in each PE (a counter per stage) instead of carried
+                # with the data: carried, the phase registers of all PEs on an anti-diagonal
+                # are identical and Yosys merges them into one, whose fan-out spans the array
+                # and sat on the critical path (the slot multiplexer's select).
                 prod["phase"], prod_phase_next = beat_phase(prod["valid"], f"{pe}_prod_phase")
                 out["phase"], _ = beat_phase(out["valid"], f"{pe}_sum_phase")
                 # The adder's output is block `phase`'s sum exactly when the last `blocks`
