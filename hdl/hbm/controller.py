@@ -69,7 +69,8 @@ the queue at ``t + 1`` and may have its first command on the PHY in that cycle.
   banks wait ``tRREFD``.
 
 Read data comes back on ``phy.rddata`` in the order of the RD commands, so an in-flight FIFO
-names the slot and burst of every returning burst. When the last beat of a line arrives and
+names the slot and burst of every returning burst (it and the response FIFO below hold their
+head in a register). When the last beat of a line arrives and
 no response is waiting, the line goes out on ``resp`` in that same cycle (the earlier bursts
 read from the line buffer a cycle ahead, the last from the bus); otherwise its slot joins the
 response FIFO, whose head is read out onto ``resp``. Write data is read from the slot
@@ -77,9 +78,8 @@ response FIFO, whose head is read out onto ``resp``. Write data is read from the
 after it.
 """
 
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
+from amaranth.hdl import Array, Cat, Const, Elaboratable, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
-from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2, exact_log2
@@ -123,6 +123,60 @@ def _select(m, grant, items, shape, name):
         result = result | term
     m.d.comb += chosen.eq(result)
     return chosen
+
+
+class _HeadFIFO(Elaboratable):
+    """A first-word-fall-through FIFO whose head (``r_data``, ``r_rdy``) is a register.
+
+    The same ports and the same cycle behaviour as :class:`amaranth.lib.fifo.SyncFIFO`
+    (a word written in cycle ``c`` is at the head in ``c + 1``), but the head comes from a
+    register, not from a LUT RAM read behind the read pointer: the read-data path of the
+    controller starts from it. The caller never writes a full FIFO nor reads an empty one.
+    """
+
+    def __init__(self, *, width, depth):
+        self.width, self.depth = width, depth
+        self.w_en = Signal()
+        self.w_data = Signal(width)
+        self.r_en = Signal()
+        self.r_data = Signal(width)
+        self.r_rdy = Signal()
+
+    def elaborate(self, platform):
+        m = Module()
+        depth = self.depth
+        m.submodules.storage = storage = Memory(shape=self.width, depth=depth, init=[])
+        write = storage.write_port()
+        # The word after the head, read by a registered pointer (no adder before the RAM).
+        after = storage.read_port(domain="comb")
+        level = Signal(range(depth + 1))
+        w_ptr = Signal(range(depth))
+        r_ptr1 = Signal(range(depth), init=1 % depth)
+
+        def bump(ptr):
+            return Mux(ptr == depth - 1, 0, ptr + 1)
+
+        m.d.comb += [
+            write.addr.eq(w_ptr),
+            write.data.eq(self.w_data),
+            write.en.eq(self.w_en),
+            after.addr.eq(r_ptr1),
+        ]
+        with m.If(self.w_en):
+            m.d.sync += w_ptr.eq(bump(w_ptr))
+        with m.If(self.r_en):
+            m.d.sync += r_ptr1.eq(bump(r_ptr1))
+        m.d.sync += level.eq(level + self.w_en - self.r_en)
+        # Next head: the word after the head on a read (or the word written now when the
+        # head is the only one); the word written now into an empty FIFO; else held.
+        only = Signal()
+        m.d.comb += only.eq(level == 1)
+        with m.If(self.r_en):
+            m.d.sync += [self.r_data.eq(Mux(only, self.w_data, after.data)),
+                         self.r_rdy.eq(~only | self.w_en)]
+        with m.Elif(~self.r_rdy):
+            m.d.sync += [self.r_data.eq(self.w_data), self.r_rdy.eq(self.w_en)]
+        return m
 
 
 class _Timers:
@@ -975,9 +1029,10 @@ class HBMPseudoChannel(wiring.Component):
                                new_hit, new_mine, Const(0), Const(0), Const(0))
         # Next cycle's gates and head-only flag.
         # (The queue's ACT or PRE fires exactly when ``queue_row & row_any``: written so, the
-        # gates do not wait for the row pick.)
-        row_fired = ((queue_row & row_any) | pb_pre_fire | idle_fire | prea_fire | ref_fire
-                     | refpb_fire | auto_pre)
+        # gates do not wait for the row pick. PREA and REF need no term: they fire only while
+        # refreshing, and while refreshing ``refreshing_next`` is clear only in the cycle
+        # after the last REF, when no REF is owed and every bank is closed, so no PREA.)
+        row_fired = ((queue_row & row_any) | pb_pre_fire | idle_fire | refpb_fire | auto_pre)
         col_gate = Signal()
         act_gate = Signal()
         pre_gate = Signal()
@@ -1086,7 +1141,7 @@ class HBMPseudoChannel(wiring.Component):
                 ]
 
         # -- read data path -------------------------------------------------------------------
-        m.submodules.inflight = inflight = SyncFIFO(
+        m.submodules.inflight = inflight = _HeadFIFO(
             width=len(Cat(Signal(slot_w), Signal(burst_w), Signal())), depth=slots * bursts)
         inflight_head = Signal(pipe_layout)
         # A RD enters the in-flight FIFO a cycle after it issues (from registers: the FIFO's
@@ -1134,7 +1189,7 @@ class HBMPseudoChannel(wiring.Component):
         # earlier, the last from the bus. Otherwise its slot joins ``respq``, whose head is
         # read from the line buffer onto ``resp``. A bypassed line that is not taken at once
         # is held like a loaded one: ``rdata_r`` reads it, through the write of its last burst.
-        m.submodules.respq = respq = SyncFIFO(width=slot_w, depth=slots)
+        m.submodules.respq = respq = _HeadFIFO(width=slot_w, depth=slots)
         rdata_r = rdata.read_port(transparent_for=(rdata_w,))
         resp_valid = Signal()
         resp_slot = Signal(slot_w)

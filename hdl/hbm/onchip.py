@@ -110,11 +110,6 @@ class HBMOnChipMemory(wiring.Component):
         addr_w = col_bits + row_bits + bank_bits
         phy = self.phy
 
-        # The open row of each bank, from ACT.
-        rows = [Signal.like(phy.row_cmd.row, name=f"row{b}") for b in range(geo.banks)]
-        for b in range(geo.banks):
-            with m.If((phy.row_cmd.cmd == RowCommand.ACT) & (phy.row_cmd.bank == b)):
-                m.d.sync += rows[b].eq(phy.row_cmd.row)
         # The column command is registered first (``skew`` 1) when the write and read
         # latencies leave room for it, so the open-row lookup starts from a register rather
         # than from the controller's pick; the delay lines are one stage shorter to match.
@@ -124,6 +119,18 @@ class HBMOnChipMemory(wiring.Component):
         if skew:
             col_cmd = Signal.like(phy.col_cmd)
             m.d.sync += col_cmd.eq(phy.col_cmd)
+        # The open row of each bank, from ACT. The ACT is registered first wherever a column
+        # command to its bank looks the row up no sooner than 2 cycles after it (``tRCD``
+        # plus ``skew``), so the bank decode and the rows' enables start from a register
+        # rather than from the controller's pick.
+        row_cmd = phy.row_cmd
+        if t.tRCD + skew >= 2:
+            row_cmd = Signal.like(phy.row_cmd)
+            m.d.sync += row_cmd.eq(phy.row_cmd)
+        rows = [Signal.like(phy.row_cmd.row, name=f"row{b}") for b in range(geo.banks)]
+        for b in range(geo.banks):
+            with m.If((row_cmd.cmd == RowCommand.ACT) & (row_cmd.bank == b)):
+                m.d.sync += rows[b].eq(row_cmd.row)
         open_row = Signal.like(phy.row_cmd.row)
         m.d.comb += open_row.eq(Cat(*rows).word_select(col_cmd.bank, len(open_row)))
         address = Signal(addr_w)
