@@ -1,8 +1,12 @@
 """cocotb regression of the HBM pseudo-channel controller on every selected simulator."""
 
+import collections
+import os
+import random
+
 import pytest
 
-from hdl.hbm.controller import HBMPseudoChannel
+from hdl.hbm.controller import HBMPseudoChannel, _HeadFIFO
 from sim.runner import run_cocotb, to_verilog
 from tests.conftest import simulators
 from verif.hbm.tb import design_config
@@ -65,13 +69,8 @@ def test_head_fifo_matches_a_queue(depth):
     """The controller's registered-head FIFO (in-flight reads, response queue) against a Python
     queue, under random writes and reads on every cycle (Amaranth's simulator): the head is the
     oldest word written in an earlier cycle, ready exactly when there is one."""
-    import collections
-    import os
-    import random
-
     from amaranth.sim import Simulator
 
-    from hdl.hbm.controller import _HeadFIFO
     seed = int(os.environ.get("SEED", random.randrange(1 << 32)))
     rng = random.Random(seed)
     fifo = _HeadFIFO(width=6, depth=depth)

@@ -131,7 +131,10 @@ class _HeadFIFO(Elaboratable):
     The same ports and the same cycle behaviour as :class:`amaranth.lib.fifo.SyncFIFO`
     (a word written in cycle ``c`` is at the head in ``c + 1``), but the head comes from a
     register, not from a LUT RAM read behind the read pointer: the read-data path of the
-    controller starts from it. The caller never writes a full FIFO nor reads an empty one.
+    controller starts from it. (:class:`amaranth.lib.fifo.SyncFIFOBuffered` also has a
+    registered head, but a word reaches it a cycle later, in ``c + 2``: a cycle of read
+    latency, and too late for an in-flight RD with ``CL = 2``.) The caller never writes a
+    full FIFO nor reads an empty one.
     """
 
     def __init__(self, *, width, depth):
