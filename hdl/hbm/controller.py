@@ -458,7 +458,6 @@ class HBMPseudoChannel(wiring.Component):
             m.d.comb += [pb_want.eq(owed != 0), pb_force.eq(owed >= cfg.refresh_postpone)]
 
         # -- scheduling mode -----------------------------------------------------------------
-        write_mode = Signal()
         queued_writes = Signal(range(queue_depth + 1))
         queued_reads = Signal(range(queue_depth + 1))
         head_wait = Signal(range(cfg.starvation_cap + 1))
@@ -472,13 +471,13 @@ class HBMPseudoChannel(wiring.Component):
         hit_r = [Signal(name=f"hit_r{i}") for i in range(queue_depth)]
         # ``same_dir``: the request goes in next cycle's direction, the one its column
         # command may take then (``col_r`` is computed with ``write_mode_next`` too).
-        write_mode_next = Signal()
+        write_mode_next = Signal(init=cfg.write_high == 0)   # a register ("write mode")
         hit, same_dir = [], []
         for i, entry in enumerate(entries):
             h = Signal(name=f"hit{i}")
             d = Signal(name=f"same_dir{i}")
             m.d.comb += [
-                h.eq(valid[i] & hit_r[i]),
+                h.eq(hit_r[i]),          # (clear in an empty entry: see ``next_state``)
                 d.eq(entry.write == write_mode_next),
             ]
             hit.append(h)
@@ -762,7 +761,9 @@ class HBMPseudoChannel(wiring.Component):
         # candidate" (registers, no pick) instead of the bank's grant: conservative for one
         # cycle. ``tRCD`` needs no flag: the requests of an ACT's bank take the ACT into
         # their state a cycle later, with their column candidate cleared that cycle.
-        pre_flag = row_any | pb_pre_fire | idle_fire | prea_fire
+        # PREA's flag is ``refreshing`` (a register): while refreshing no ACT may issue, and
+        # a refresh run ends only after a REF, whose tRFC keeps every ACT flag clear then.
+        pre_flag = row_any | pb_pre_fire | idle_fire | refreshing
         for b in range(banks):
             this_pre = pre_vec[b] | prea_fire
             # (``act_ok`` waits for refresh only: the picks reach it a cycle late.)
@@ -941,26 +942,16 @@ class HBMPseudoChannel(wiring.Component):
             new_hit.eq(new_open & (open_row_array[new.bank] == new.row)),
         ]
 
-        # Next cycle's write mode, from the registered comparisons of the counts (``w_none``
-        # and the others below: each is its count's comparison, registered with the count).
-        w_none = Signal(init=1)
-        w_low = Signal(init=1)
-        w_high = Signal(init=cfg.write_high == 0)
-        r_none = Signal(init=1)
-        with m.If(write_mode):
-            m.d.comb += write_mode_next.eq(~(w_none | (w_low & ~r_none)))
-        with m.Else():
-            m.d.comb += write_mode_next.eq(w_high | (r_none & ~w_none))
-        m.d.sync += write_mode.eq(write_mode_next)
-
         # With tRAS and tRP of at least 3 cycles, every flag a row command clears stays
         # clear the cycle after (see ``next_state``).
         lag_free = t.tRAS >= 3 and t.tRP >= 3
 
-        def next_state(name, present, entry, oh, opened, hits, mine, act_here, act_hit,
-                       closes):
+        def next_state(name, exists, present, entry, oh, opened, hits, mine, act_here,
+                       act_hit, closes):
             """Return next cycle's per-entry registers of the request ``entry``.
 
+            ``exists``: the entry holds a request (its next ``hit`` is cleared otherwise, so
+            ``hit_r`` is clear in every empty entry and ``hit`` needs no ``valid``).
             ``opened`` / ``hits`` with last cycle's commands applied (``act_here``,
             ``act_hit``, ``closes``) are the bank state up to last cycle's commands; the
             candidates follow from them and the ``soon`` flags, and miss only this cycle's
@@ -973,7 +964,7 @@ class HBMPseudoChannel(wiring.Component):
             conflict = Signal(name=f"{name}_conflict")
             m.d.comb += [
                 nopen.eq(Mux(act_here, 1, Mux(closes, 0, opened))),
-                nhit.eq(Mux(act_here, act_hit, Mux(closes, 0, hits))),
+                nhit.eq(exists & Mux(act_here, act_hit, Mux(closes, 0, hits))),
                 ncol.eq(present & hits & col_time),
                 npre.eq(conflict & ~mine),
                 nforce.eq(conflict),
@@ -1017,9 +1008,11 @@ class HBMPseudoChannel(wiring.Component):
             act_here = (act_vec_r & bank_oh[k]).any()
             act_hit = act_here & (entries[k].row == act_row_r)
             closes = (close_vec_r & bank_oh[k]).any()
-            blocked = any_of(valid[j] & ~leave[j] & sl(k, j) & (entries[k].write | e.write)
+            # (the entries older than a valid one are valid)
+            blocked = any_of(~leave[j] & sl(k, j) & (entries[k].write | e.write)
                              for j, e in enumerate(entries[:k]))
-            states.append(next_state(f"entry{k}", valid[k] & ~blocked, entries[k], bank_oh[k],
+            states.append(next_state(f"entry{k}", valid[k], valid[k] & ~blocked, entries[k],
+                                     bank_oh[k],
                                      open_r[k], hit_r[k], hit_mine_now[k],
                                      act_here, act_hit, closes))
         new_mine = any_of(hit[j] & same_dir[j] & new_sb[j] for j in range(queue_depth))
@@ -1028,7 +1021,7 @@ class HBMPseudoChannel(wiring.Component):
         # (An ACT of last cycle is in ``bank_open`` already; only ``tRCD`` is to be kept.)
         new_fresh = Signal()
         m.d.comb += new_fresh.eq(act_vec_r.bit_select(new.bank, 1))
-        new_state = next_state("new", ~new_blocked & ~new_fresh, new, new_oh, new_open,
+        new_state = next_state("new", Const(1), ~new_blocked & ~new_fresh, new, new_oh, new_open,
                                new_hit, new_mine, Const(0), Const(0), Const(0))
         # Next cycle's gates and head-only flag.
         # (The queue's ACT or PRE fires exactly when ``queue_row & row_any``: written so, the
@@ -1103,11 +1096,18 @@ class HBMPseudoChannel(wiring.Component):
         m.d.sync += [
             queued_writes.eq(writes_next),
             queued_reads.eq(reads_next),
-            w_none.eq(writes_next == 0),
-            w_low.eq(writes_next <= cfg.write_low),
-            w_high.eq(writes_next >= cfg.write_high),
-            r_none.eq(reads_next == 0),
         ]
+        # The write mode: ``write_mode_next`` is the mode of next cycle, a register. The mode
+        # turns by the counts of the cycle it is in force, so the mode after it follows from
+        # it and next cycle's counts (``writes_next``, ``reads_next``).
+        w_none = writes_next == 0
+        w_low = writes_next <= cfg.write_low
+        w_high = writes_next >= cfg.write_high
+        r_none = reads_next == 0
+        with m.If(write_mode_next):
+            m.d.sync += write_mode_next.eq(~(w_none | (w_low & ~r_none)))
+        with m.Else():
+            m.d.sync += write_mode_next.eq(w_high | (r_none & ~w_none))
         # ``starving``: set the cycle ``head_wait`` reaches the cap (always set with FCFS).
         m.d.sync += starving.eq(head_only_next)
         with m.If(~valid[0] | leave[0]):
