@@ -204,6 +204,8 @@ class _Timers:
         self._soon_next = []
 
     def timer(self, name, limit):
+        """Return a new timer that holds distances up to ``limit - 1`` (every load's
+        ``cycles`` is at most ``limit``; :meth:`load` checks it)."""
         signal = Signal(range(max(3, limit)), name=name)
         self._timers.append(signal)
         self._loads.append([])
@@ -232,6 +234,11 @@ class _Timers:
         """Return the true remaining distance of ``timer`` (combinational, from registers)."""
         return self._values[self._index(timer)]
 
+    @staticmethod
+    def _check_fits(timer, value):
+        if value >= 1 << len(timer):
+            raise AssertionError(f"timer {timer.name} is too short for a distance of {value}")
+
     def _index(self, timer):
         return next(i for i, item in enumerate(self._timers) if item is timer)
 
@@ -245,12 +252,15 @@ class _Timers:
         register ANDed with the inverse of that copy, and ``cond`` feeds no ``ready``
         register).
         """
+        self._check_fits(timer, cycles - 1)
         if cycles >= 2:
             self._loads[self._index(timer)].append(
                 (cond, cycles - 1, cond if flag is None else flag, late))
 
-    def load_value(self, timer, cond, value):
-        """Like :meth:`load`, with ``value`` (cycles - 1, at least 1) computed at run time."""
+    def load_value(self, timer, cond, value, bound):
+        """Like :meth:`load`, with ``value`` (cycles - 1, at least 1, at most ``bound``)
+        computed at run time."""
+        self._check_fits(timer, bound)
         self._loads[self._index(timer)].append((cond, value, cond, False))
 
     def elaborate(self, m):
@@ -415,19 +425,26 @@ class HBMPseudoChannel(wiring.Component):
 
         # -- timers ----------------------------------------------------------------------
         timers = _Timers()
-        longest = max(t.tRFC, t.tRC, wde + t.tWR + t.tRP, wde + t.tWTR_L, t.tRTW, t.tFAW) + 1
-        act_t = [timers.timer(f"act_t{b}", longest) for b in range(banks)]
-        col_t = [timers.timer(f"col_t{b}", longest) for b in range(banks)]
-        pre_t = [timers.timer(f"pre_t{b}", longest) for b in range(banks)]
-        act_grp_t = [timers.timer(f"act_grp_t{g}", longest) for g in range(groups)]
-        rd_grp_t = [timers.timer(f"rd_grp_t{g}", longest) for g in range(groups)]
-        wr_grp_t = [timers.timer(f"wr_grp_t{g}", longest) for g in range(groups)]
-        act_all_t = timers.timer("act_all_t", longest)
-        prea_t = timers.timer("prea_t", longest)
-        rd_all_t = timers.timer("rd_all_t", longest)
-        wr_all_t = timers.timer("wr_all_t", longest)
+        # Each timer as wide as its longest load (see "timer loads"; ``load`` checks it).
+        # The ACT timers also take an auto-precharge's tRP after its internal precharge, a
+        # run-time distance of at most ``ap_bound`` (the PRE timer's longest distance or the
+        # write recovery, then tRP).
+        pre_longest = max(t.tRAS, wde + t.tWR, t.tRTP_L)
+        ap_bound = max(pre_longest - 1, wde + t.tWR) + t.tRP - 1
+        act_longest = max(t.tRC, t.tRP, t.tRFC, t.tRFCpb, ap_bound + 1)
+        act_t = [timers.timer(f"act_t{b}", act_longest) for b in range(banks)]
+        col_t = [timers.timer(f"col_t{b}", t.tRCD) for b in range(banks)]
+        pre_t = [timers.timer(f"pre_t{b}", pre_longest) for b in range(banks)]
+        act_grp_t = [timers.timer(f"act_grp_t{g}", t.tRRD_L) for g in range(groups)]
+        rd_grp_t = [timers.timer(f"rd_grp_t{g}", max(t.tCCD_L, wde + t.tWTR_L))
+                    for g in range(groups)]
+        wr_grp_t = [timers.timer(f"wr_grp_t{g}", t.tCCD_L) for g in range(groups)]
+        act_all_t = timers.timer("act_all_t", max(t.tRRD_S, t.tRREFD))
+        prea_t = timers.timer("prea_t", t.tRTP_S)
+        rd_all_t = timers.timer("rd_all_t", max(t.tCCD_S, wde + t.tWTR_S))
+        wr_all_t = timers.timer("wr_all_t", max(t.tCCD_S, t.tRTW))
         row_bus_t = timers.timer("row_bus_t", 3)
-        faw_t = [timers.timer(f"faw_t{k}", longest) for k in range(4)]
+        faw_t = [timers.timer(f"faw_t{k}", t.tFAW) for k in range(4)]
         faw_ptr = Signal(2)
 
         def flags(name, items):
@@ -782,7 +799,8 @@ class HBMPseudoChannel(wiring.Component):
                     distance = timers.value(pre_t[b])
                     start = Mux(distance > own, distance, own)
                     vec = wr_vec if write else rd_vec
-                    timers.load_value(act_t[b], ap_vec[b] & vec[b], start + (t.tRP - 1))
+                    timers.load_value(act_t[b], ap_vec[b] & vec[b], start + (t.tRP - 1),
+                                      ap_bound)
         for g in range(groups):
             timers.load(act_grp_t[g], act_gvec[g], t.tRRD_L, flag=row_any)
             timers.load(rd_grp_t[g], rd_gvec[g], t.tCCD_L, flag=Const(0))
