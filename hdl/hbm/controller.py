@@ -202,11 +202,13 @@ class _Timers:
         self._ready = []
         self._values = []
         self._soon_next = []
+        self._limits = []
 
     def timer(self, name, limit):
         """Return a new timer that holds distances up to ``limit - 1`` (every load's
         ``cycles`` is at most ``limit``; :meth:`load` checks it)."""
         signal = Signal(range(max(3, limit)), name=name)
+        self._limits.append(limit)
         self._timers.append(signal)
         self._loads.append([])
         self._ready.append(Signal(name=f"{name}_ready", init=1))
@@ -234,9 +236,8 @@ class _Timers:
         """Return the true remaining distance of ``timer`` (combinational, from registers)."""
         return self._values[self._index(timer)]
 
-    @staticmethod
-    def _check_fits(timer, value):
-        if value >= 1 << len(timer):
+    def _check_fits(self, timer, value):
+        if value >= self._limits[self._index(timer)]:
             raise AssertionError(f"timer {timer.name} is too short for a distance of {value}")
 
     def _index(self, timer):
