@@ -16,7 +16,13 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
-from .simulators import SIMULATORS, setup_verilator, verilator_build_args
+from .simulators import (
+    SIMULATORS,
+    setup_verilator,
+    verilator_build_args,
+    verilator_cxx_opt,
+    verilator_make_flags,
+)
 
 __all__ = ["SimulationFailed", "to_verilog", "run_cocotb", "project_root", "current_seed"]
 
@@ -106,6 +112,21 @@ def _build_options(sim):
     return []
 
 
+@contextmanager
+def _environment(**values):
+    """Set environment variables for the duration of a ``with`` block."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def run_cocotb(*, verilog_text, toplevel, test_module, sim, testcase=None, params=None,
                seed=None, build_root=None, extra_env=None, quiet=False):
     """Build (or reuse) a simulation of ``verilog_text`` and run cocotb tests on it.
@@ -155,10 +176,11 @@ def run_cocotb(*, verilog_text, toplevel, test_module, sim, testcase=None, param
     root = project_root()
     build_root = Path(build_root) if build_root is not None else root / "sim_build"
     options = _build_options(sim)
+    cxx_opt = verilator_cxx_opt() if sim == "verilator" else ""
     if sim == "icarus":
         verilog_text = icarus_time_zero_fix(verilog_text)
     key = hashlib.sha256("\0".join(
-        [_BUILD_SCHEME, sim, toplevel, verilog_text, " ".join(options), str(waves)]
+        [_BUILD_SCHEME, sim, toplevel, verilog_text, " ".join(options), cxx_opt, str(waves)]
     ).encode()).hexdigest()[:16]
     build_dir = build_root / sim / f"{toplevel}-{key}"
     source = build_dir / f"{toplevel}.v"
@@ -173,11 +195,13 @@ def run_cocotb(*, verilog_text, toplevel, test_module, sim, testcase=None, param
         else:
             build_dir.mkdir(parents=True, exist_ok=True)
             source.write_text(verilog_text)
-        runner.build(
-            sources=[source], hdl_toplevel=toplevel, build_dir=build_dir,
-            build_args=options, timescale=("1ns", "1ps"), waves=waves, always=True,
-            log_file=build_dir / "build.log",
-        )
+        make_env = {"MAKEFLAGS": verilator_make_flags(cxx_opt)} if cxx_opt else {}
+        with _environment(**make_env):
+            runner.build(
+                sources=[source], hdl_toplevel=toplevel, build_dir=build_dir,
+                build_args=options, timescale=("1ns", "1ps"), waves=waves, always=True,
+                log_file=build_dir / "build.log",
+            )
         if not cached:
             _prune_build(build_dir, sim)
             stamp.write_text(key)

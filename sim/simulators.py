@@ -13,7 +13,7 @@ from pathlib import Path
 
 __all__ = [
     "SIMULATORS", "available_simulators", "selected_simulators", "default_simulator",
-    "setup_verilator", "verilator_build_args",
+    "setup_verilator", "verilator_build_args", "verilator_cxx_opt", "verilator_make_flags",
 ]
 
 SIMULATORS = ("icarus", "verilator")
@@ -34,6 +34,41 @@ def verilator_build_args():
         "--x-assign", "fast", "--x-initial", "fast",
         "--output-split", "4000", "--output-split-cfuncs", "2000",
     ]
+
+
+#: C++ optimisation levels a Verilator build may use (``BRGPU_VERILATOR_CXX_OPT``).
+VERILATOR_CXX_OPTS = ("-O0", "-O1", "-O2", "-O3", "-Os")
+
+
+def verilator_cxx_opt():
+    """Return the C++ optimisation level of Verilator builds (``BRGPU_VERILATOR_CXX_OPT``).
+
+    ``-Os`` (Verilator's own choice) unless the variable says otherwise. The regression
+    (``tests/conftest.py``) sets ``-O0``: its simulations are short and spend their time in
+    cocotb's Python, so compiling without optimisation saves about a third of each build's
+    CPU time; benchmarks and long runs keep ``-Os``.
+
+    Raises
+    ------
+    ValueError
+        If the variable holds anything but one of ``VERILATOR_CXX_OPTS``.
+    """
+    value = os.environ.get("BRGPU_VERILATOR_CXX_OPT", "-Os")
+    if value not in VERILATOR_CXX_OPTS:
+        raise ValueError(f"BRGPU_VERILATOR_CXX_OPT must be one of {', '.join(VERILATOR_CXX_OPTS)}, "
+                         f"not {value!r}")
+    return value
+
+
+def verilator_make_flags(opt):
+    """Return ``MAKEFLAGS`` for a Verilator build at C++ optimisation level ``opt``.
+
+    The current ``MAKEFLAGS`` with every ``OPT_FAST`` / ``OPT_SLOW`` / ``OPT_GLOBAL`` setting
+    replaced by ``opt`` (they set the level of the model's and the runtime's C++ files).
+    """
+    kept = [word for word in os.environ.get("MAKEFLAGS", "").split()
+            if not word.startswith(("OPT_FAST=", "OPT_SLOW=", "OPT_GLOBAL="))]
+    return " ".join(kept + [f"OPT_FAST={opt}", f"OPT_SLOW={opt}", f"OPT_GLOBAL={opt}"])
 
 
 @cache

@@ -65,3 +65,17 @@ def test_stream_monitor_catches_violations(sim, mode):
                  if p.suffix in (".gch", ".o", ".a", ".d")]
     assert leftovers == []
     assert (result["build_dir"] / ".built").exists()
+
+
+def test_verilator_cxx_opt(monkeypatch):
+    from sim.simulators import verilator_cxx_opt, verilator_make_flags
+    monkeypatch.setenv("BRGPU_VERILATOR_CXX_OPT", "-O3")
+    assert verilator_cxx_opt() == "-O3"
+    monkeypatch.setenv("BRGPU_VERILATOR_CXX_OPT", "fast")
+    with pytest.raises(ValueError, match="BRGPU_VERILATOR_CXX_OPT must be one of -O0, -O1"):
+        verilator_cxx_opt()
+    monkeypatch.delenv("BRGPU_VERILATOR_CXX_OPT")
+    assert verilator_cxx_opt() == "-Os"
+    monkeypatch.setenv("MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include OPT_FAST=-O2")
+    assert verilator_make_flags("-O0").split() == [
+        "CFG_CXXFLAGS_PCH_I=-include", "OPT_FAST=-O0", "OPT_SLOW=-O0", "OPT_GLOBAL=-O0"]
