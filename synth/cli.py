@@ -40,6 +40,40 @@ def _seed(text):
     return value
 
 
+def _seed_list(text):
+    """Parse ``--seeds``: comma-separated ``default``, seeds and ranges ``A-B`` (at most 64)."""
+    seeds = []
+    for item in text.split(","):
+        item = item.strip()
+        if item == "default":
+            seeds.append(None)
+            continue
+        low, _, high = item.partition("-")
+        try:
+            first, last = _seed(low), _seed(high or low)
+        except argparse.ArgumentTypeError:
+            first = last = -1
+        if first < 0 or last < first:
+            raise argparse.ArgumentTypeError(
+                f"must be a comma-separated list of 'default', seeds (0 to 2**31 - 1) and"
+                f" ranges A-B, not {text!r}")
+        seeds += range(first, last + 1)
+    if len(seeds) > 64 or len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f"must name at most 64 distinct seeds, not {text!r}")
+    return seeds
+
+
+def _jobs(text):
+    """Parse ``--jobs``: a positive integer."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, not {text!r}")
+    return value
+
+
 def _project_build_dir():
     from sim.runner import project_root
     return Path(os.environ.get("BRGPU_BUILD", project_root() / "build"))
@@ -105,8 +139,8 @@ def cmd_synth(args):
     source = out_dir / f"{toplevel}.v"
     source.write_text(text)
     report = synthesize(source, toplevel, device=args.device, out_dir=out_dir,
-                        target_mhz=args.freq, seed=args.seed,
-                        progress=lambda line: print(line, flush=True))
+                        target_mhz=args.freq, seed=args.seed, seeds=args.seeds,
+                        jobs=args.jobs, progress=lambda line: print(line, flush=True))
     print(report.to_markdown())
     print(f"report: {out_dir / 'report.json'}, {out_dir / 'report.md'}")
     return 0
@@ -259,8 +293,14 @@ def _parser():
     add_config(p)
     p.add_argument("--freq", type=float, default=100.0, metavar="MHZ",
                    help="target clock (default 100)")
-    p.add_argument("--seed", type=_seed, default=None, metavar="N",
-                   help="nextpnr placement seed, 0 to 2**31 - 1 (default: nextpnr's own)")
+    placement = p.add_mutually_exclusive_group()
+    placement.add_argument("--seed", type=_seed, default=None, metavar="N",
+                           help="nextpnr placement seed, 0 to 2**31 - 1 (default: nextpnr's own)")
+    placement.add_argument("--seeds", type=_seed_list, default=None, metavar="LIST",
+                           help="seed sweep: place and route once per seed and report the"
+                                " fastest, e.g. default,1-7")
+    p.add_argument("--jobs", type=_jobs, default=1, metavar="N",
+                   help="placements of a sweep run at the same time (default 1)")
     p.add_argument("-o", "--output", metavar="DIR", help="output folder (default build/synth)")
     p.set_defaults(func=cmd_synth)
 

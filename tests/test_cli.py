@@ -49,6 +49,26 @@ def test_bad_seed_exits_2_naming_the_range(seed, capsys):
     assert "--seed: must be an integer from 0 to 2**31 - 1" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("argv,message", [
+    (["--seeds", "5-2"], "--seeds: must be a comma-separated list"),
+    (["--seeds", "x"], "--seeds: must be a comma-separated list"),
+    (["--seeds", "1,1"], "--seeds: must name at most 64 distinct seeds"),
+    (["--seeds", "0-64"], "--seeds: must name at most 64 distinct seeds"),
+    (["--seed", "1", "--seeds", "2"], "not allowed with argument"),
+    (["--jobs", "0"], "--jobs: must be a positive integer"),
+])
+def test_bad_sweep_exits_2(argv, message, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["synth", "tensor_core", "--device", "ecp5-85f", *argv])
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_seed_list_parses_ranges():
+    from synth.cli import _seed_list
+    assert _seed_list("default,1-3,9") == [None, 1, 2, 3, 9]
+
+
 def test_ports_json(capsys):
     assert main(["ports", "tensor_core", "--json"]) == 0
     rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)}

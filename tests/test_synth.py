@@ -66,6 +66,57 @@ def test_seeded_placement_is_recorded(mac_verilog, tmp_path):
     assert "nextpnr seed 7." in (tmp_path / "report.md").read_text()
 
 
+@pytest.mark.parametrize("kwargs,message", [
+    ({"seed": 1, "seeds": [2]}, "give seed or seeds, not both"),
+    ({"seeds": []}, "seeds must be None or a non-empty sequence of distinct seeds"),
+    ({"seeds": [1, 1]}, "seeds must be None or a non-empty sequence of distinct seeds"),
+    ({"seeds": [None, -1]}, "seeds must be None or a non-empty sequence of distinct seeds"),
+    ({"seeds": "12"}, "seeds must be None or a non-empty sequence of distinct seeds"),
+    ({"seeds": [1], "jobs": 0}, "jobs must be a positive integer"),
+])
+def test_bad_sweep_is_rejected_before_any_tool(kwargs, message, tmp_path):
+    with pytest.raises(ValueError, match=message):
+        synthesize(tmp_path / "x.v", "mac", device="ecp5-85f", out_dir=tmp_path / "out", **kwargs)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("device", ["ecp5-85f", "ice40-up5k"])
+def test_seed_sweep_reports_the_fastest_placement(device, mac_verilog, tmp_path):
+    lines = []
+    report = synthesize(mac_verilog, "mac", device=device, out_dir=tmp_path,
+                        seeds=[None, 3, 11], jobs=2, progress=lines.append)
+    assert len(lines) == (1 if device == "ecp5-85f" else 2) + 3
+    assert sorted(line.split("seed ")[-1].split(")")[0] for line in lines[-3:]) == \
+        ["11", "3", "default"]
+    assert list(report.placements) == ["default", "3", "11"]
+    # Every placement is a run of its own, in its own folder, with its own report.
+    for label, mhz in report.placements.items():
+        own = json.loads((tmp_path / f"seed-{label}" / "nextpnr-report.json").read_text())
+        assert mhz == pytest.approx(max(float(e["achieved"]) for e in own["fmax"].values()))
+    assert report.fmax_mhz == max(report.placements.values())
+    assert report.seed in (None, 3, 11)
+    label = "default" if report.seed is None else str(report.seed)
+    assert report.placements[label] == report.fmax_mhz
+    assert (tmp_path / "nextpnr-report.json").read_text() == \
+        (tmp_path / f"seed-{label}" / "nextpnr-report.json").read_text()
+    saved = json.loads((tmp_path / "report.json").read_text())
+    assert saved["placements"] == report.placements and saved["seed"] == report.seed
+    text = (tmp_path / "report.md").read_text()
+    assert f"| {label} (reported) |" in text and "3 placements of the same netlist" in text
+
+
+def test_sweep_markdown():
+    report = SynthReport(
+        device="ecp5-85f", top="blk", luts=1, ffs=1, brams=0, dsps=0, fmax_mhz=101.0,
+        target_mhz=100.0, utilization={}, elapsed_s=1.0,
+        available=dict(DEVICES["ecp5-85f"].resources), method="m", seed=2,
+        placements={"default": 98.0, "1": 97.0, "2": 101.0, "3": 100.0},
+    )
+    text = report.to_markdown()
+    assert "| 2 (reported) | 101.00 |" in text and "| default | 98.00 |" in text
+    assert "mean 99.00 MHz, 2 of 4 reach 100 MHz" in text
+
+
 def test_device_table():
     assert DEVICES["ecp5-85f"].resources == {"LUT4": 83_640, "FF": 83_640, "BRAM": 208, "DSP": 156}
     assert DEVICES["ice40-up5k"].resources["SPRAM"] == 4
