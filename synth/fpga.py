@@ -22,6 +22,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -472,13 +473,15 @@ def synthesize(
     placements_to_make = list(seeds) if sweep else [seed]
     steps = (1 if spec.family == "ecp5" else 2) + len(placements_to_make)
     step_no = 0
+    step_lock = threading.Lock()  # the placements of a sweep end in their own threads
 
     def step(label, argv, *, log, outputs, cwd=out_dir):
         nonlocal step_no
         began = time.monotonic()
         _run_step(label, argv, cwd=cwd, log=log, outputs=outputs)
-        step_no += 1
-        progress(f"[{step_no}/{steps}] {label} ... {time.monotonic() - began:.1f} s")
+        with step_lock:
+            step_no += 1
+            progress(f"[{step_no}/{steps}] {label} ... {time.monotonic() - began:.1f} s")
 
     netlist = f"{top}.json"
     if spec.family == "ecp5":
