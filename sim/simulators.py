@@ -36,24 +36,26 @@ def verilator_build_args():
     ]
 
 
-#: C++ optimisation levels a Verilator build may use (``BRGPU_VERILATOR_CXX_OPT``).
-VERILATOR_CXX_OPTS = ("-O0", "-O1", "-O2", "-O3", "-Os")
+#: C++ optimisation levels a Verilator build may use (``BRGPU_VERILATOR_CXX_OPT``):
+#: ``default`` keeps Verilator's own (``-Os`` for the model's fast paths and its runtime,
+#: none for the slow paths); a level sets all three.
+VERILATOR_CXX_OPTS = ("default", "-O0", "-O1", "-O2", "-O3", "-Os")
 
 
 def verilator_cxx_opt():
     """Return the C++ optimisation level of Verilator builds (``BRGPU_VERILATOR_CXX_OPT``).
 
-    ``-Os`` (Verilator's own choice) unless the variable says otherwise. The regression
+    ``default`` (Verilator's own levels) unless the variable says otherwise. The regression
     (``tests/conftest.py``) sets ``-O0``: its simulations are short and spend their time in
     cocotb's Python, so compiling without optimisation saves about a third of each build's
-    CPU time; benchmarks and long runs keep ``-Os``.
+    CPU time; benchmarks and long runs keep the default.
 
     Raises
     ------
     ValueError
         If the variable holds anything but one of ``VERILATOR_CXX_OPTS``.
     """
-    value = os.environ.get("BRGPU_VERILATOR_CXX_OPT", "-Os")
+    value = os.environ.get("BRGPU_VERILATOR_CXX_OPT", "default")
     if value not in VERILATOR_CXX_OPTS:
         raise ValueError(f"BRGPU_VERILATOR_CXX_OPT must be one of {', '.join(VERILATOR_CXX_OPTS)}, "
                          f"not {value!r}")
@@ -64,10 +66,13 @@ def verilator_make_flags(opt):
     """Return ``MAKEFLAGS`` for a Verilator build at C++ optimisation level ``opt``.
 
     The current ``MAKEFLAGS`` with every ``OPT_FAST`` / ``OPT_SLOW`` / ``OPT_GLOBAL`` setting
-    replaced by ``opt`` (they set the level of the model's and the runtime's C++ files).
+    replaced by ``opt`` (they set the level of the model's and the runtime's C++ files), or
+    removed for ``default``.
     """
     kept = [word for word in os.environ.get("MAKEFLAGS", "").split()
             if not word.startswith(("OPT_FAST=", "OPT_SLOW=", "OPT_GLOBAL="))]
+    if opt == "default":
+        return " ".join(kept)
     return " ".join(kept + [f"OPT_FAST={opt}", f"OPT_SLOW={opt}", f"OPT_GLOBAL={opt}"])
 
 

@@ -7,8 +7,9 @@ from sim.simulators import selected_simulators
 
 # The regression's simulations are short and spend their time in cocotb's Python: its
 # Verilator builds compile their C++ without optimisation (about a third less CPU time per
-# build). Soak runs are long and keep Verilator's -Os; BRGPU_VERILATOR_CXX_OPT overrides both.
-os.environ.setdefault("BRGPU_VERILATOR_CXX_OPT", "-Os" if os.environ.get("SOAK") else "-O0")
+# build). Soak runs are long and keep Verilator's own levels; BRGPU_VERILATOR_CXX_OPT overrides
+# both.
+os.environ.setdefault("BRGPU_VERILATOR_CXX_OPT", "default" if os.environ.get("SOAK") else "-O0")
 
 _results = collections.defaultdict(collections.Counter)
 
