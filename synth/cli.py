@@ -57,8 +57,10 @@ def _seed_list(text):
             raise argparse.ArgumentTypeError(
                 f"must be a comma-separated list of 'default', seeds (0 to 2**31 - 1) and"
                 f" ranges A-B, not {text!r}")
+        if len(seeds) + last - first + 1 > 64:  # checked before a long range is expanded
+            raise argparse.ArgumentTypeError(f"must name at most 64 distinct seeds, not {text!r}")
         seeds += range(first, last + 1)
-    if len(seeds) > 64 or len(set(seeds)) != len(seeds):
+    if len(set(seeds)) != len(seeds):
         raise argparse.ArgumentTypeError(f"must name at most 64 distinct seeds, not {text!r}")
     return seeds
 

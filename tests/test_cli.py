@@ -54,6 +54,7 @@ def test_bad_seed_exits_2_naming_the_range(seed, capsys):
     (["--seeds", "x"], "--seeds: must be a comma-separated list"),
     (["--seeds", "1,1"], "--seeds: must name at most 64 distinct seeds"),
     (["--seeds", "0-64"], "--seeds: must name at most 64 distinct seeds"),
+    (["--seeds", "0-2147483647"], "--seeds: must name at most 64 distinct seeds"),
     (["--seed", "1", "--seeds", "2"], "not allowed with argument"),
     (["--jobs", "0"], "--jobs: must be a positive integer"),
 ])
